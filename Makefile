@@ -1,0 +1,40 @@
+# keras_gens: every target installs what it needs into .venv first.
+#   make demo   train the VAE on the embedded digits (no download), export and sample it
+#   make test   the test suite (what CI runs)
+#   make bench  throughput benchmarks (not part of the tests)
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install demo test test-slow bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements/base.txt requirements/test.txt requirements/lock.txt setup.cfg pyproject.toml tools/install.sh
+	VENV=$(VENV) PYTHON=$(PYTHON) bash tools/install.sh
+
+DEMO_OUT ?= runs/demo-vae
+
+demo: $(STAMP)
+	$(PY) -m keras_gens.train vae --smoke --out $(DEMO_OUT)
+	$(PY) -m keras_gens.export $(DEMO_OUT) --out $(DEMO_OUT)/export/1
+	$(PY) -m keras_gens.generate $(DEMO_OUT)/export --n 16 --out $(DEMO_OUT)/generated --grid $(DEMO_OUT)/generated.png
+	@echo "samples: $(DEMO_OUT)/samples  generated: $(DEMO_OUT)/generated.png  TensorBoard: $(PY) -m tensorboard.main --logdir $(DEMO_OUT)/logs"
+
+# -p no:cacheprovider keeps the checkout clean; the session fixture in tests/conftest.py
+# stops any child process (TFF's worker) so CI never waits on a leftover.
+test: $(STAMP)
+	$(PY) -m pytest -p no:cacheprovider -q -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -p no:cacheprovider -q -m slow $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) tools/bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info
