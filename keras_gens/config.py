@@ -1,0 +1,335 @@
+"""Configs: YAML files whose defaults are also their schema.
+
+A model's resolved config is ``configs/base.yaml`` (data, train, checkpoint ...)
+with the model's own YAML laid over it.  Every key a user may set appears in
+those defaults, so the defaults double as the schema: a key that is not there
+is unknown, and a value must have the type of its default.
+
+Layers of a resolved config, later ones winning:
+    base.yaml < MODEL.yaml < [MODEL.yaml's ``smoke:`` overlay] < --config FILE < key=value
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from keras_gens.errors import ConfigError
+from keras_gens.utils.io import atomic_write_text
+
+class _Loader(yaml.SafeLoader):
+    """YAML with 1.2-style floats: PyYAML alone reads ``1e-3`` as a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                   |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                   |[-+]?\.(?:inf|Inf|INF)
+                   |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block-style sections, flow-style lists: ``encoder_filters: [32, 64]``."""
+
+
+_Dumper.add_representer(list, lambda dumper, data: dumper.represent_sequence(
+    "tag:yaml.org,2002:seq", data, flow_style=True))
+
+
+def parse_yaml(text: str):
+    return yaml.load(text, Loader=_Loader)
+
+
+# Keys whose value may take one of several shapes; everything else must match
+# the type of its default.
+FLEXIBLE_TYPES = {
+    # a square size or [height, width]
+    "data.image_size": "size",
+}
+
+# Choices that hold for every model; models add their own through the registry.
+COMMON_CHOICES = {
+    "data.channels": [1, 3],
+    "data.value_range": [[0, 1], [-1, 1]],
+    "data.on_error": ["fail", "skip"],
+    "data.validate": ["quick", "full", "none"],
+    "data.split": ["train", "test", "all"],
+    "data.resize_method": ["bilinear", "area", "nearest", "bicubic"],
+    "train.distribute": ["auto", "mirrored", "multiworker", "none"],
+}
+
+# Sections a model YAML may add on top of base.yaml (their keys are the model's own).
+MODEL_SECTIONS = ("model", "optimizer", "optimizers", "loss")
+SMOKE_KEY = "smoke"
+
+
+def find_config_dir() -> Path:
+    """Where the default YAMLs live: $KERAS_GENS_CONFIGS, the repo's configs/, or the installed copy."""
+    candidates = []
+    if os.environ.get("KERAS_GENS_CONFIGS"):
+        candidates.append(Path(os.environ["KERAS_GENS_CONFIGS"]))
+    candidates.append(Path(__file__).resolve().parent.parent / "configs")
+    import sys
+
+    candidates.append(Path(sys.prefix) / "share" / "keras_gens" / "configs")
+    for c in candidates:
+        if (c / "base.yaml").is_file():
+            return c
+    raise ConfigError(
+        "cannot find the default configs (base.yaml); looked in: "
+        + ", ".join(str(c) for c in candidates)
+        + ". Set KERAS_GENS_CONFIGS to the project's configs/ folder."
+    )
+
+
+class Config(dict):
+    """A nested dict with attribute access (``cfg.train.epochs``) and dotted lookups."""
+
+    def __getattr__(self, key):
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setattr__(self, key, value):
+        self[key] = value
+
+    def __deepcopy__(self, memo):
+        return Config.wrap(copy.deepcopy(self.to_dict(), memo))
+
+    @staticmethod
+    def wrap(value):
+        if isinstance(value, Mapping):
+            return Config({k: Config.wrap(v) for k, v in value.items()})
+        if isinstance(value, list):
+            return [Config.wrap(v) for v in value]
+        return value
+
+    def to_dict(self) -> dict:
+        def unwrap(v):
+            if isinstance(v, Mapping):
+                return {k: unwrap(x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [unwrap(x) for x in v]
+            return v
+
+        return unwrap(self)
+
+    def get_path(self, dotted: str):
+        node = self
+        for part in dotted.split("."):
+            node = node[part]
+        return node
+
+    def to_yaml(self) -> str:
+        return yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_yaml(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = parse_yaml(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, not {type(data).__name__}")
+    return data
+
+
+def resolve(
+    model_yaml: Path,
+    *,
+    user_file=None,
+    overrides: Iterable[str] = (),
+    smoke: bool = False,
+    choices: Mapping[str, list] | None = None,
+) -> Config:
+    """Build the resolved config of one model (see the module docstring for the layering)."""
+    config_dir = model_yaml.parent
+    base = load_yaml(config_dir / "base.yaml")
+    model_part = load_yaml(model_yaml)
+    smoke_overlay = model_part.pop(SMOKE_KEY, {}) or {}
+
+    # The model YAML may add its own sections; inside base's sections it may
+    # only set keys base knows.
+    defaults = copy.deepcopy(base)
+    for section, values in model_part.items():
+        if section in defaults:
+            defaults[section] = _merge(defaults[section], values, section, source=str(model_yaml))
+        elif section in MODEL_SECTIONS:
+            defaults[section] = values
+        else:
+            raise ConfigError(
+                f"{model_yaml}: unknown section '{section}'. Sections: "
+                + ", ".join(sorted(set(defaults) | set(MODEL_SECTIONS)))
+            )
+
+    cfg = defaults
+    if smoke:
+        for key, value in smoke_overlay.items():
+            set_dotted(cfg, key, value, source=f"{model_yaml} (smoke)")
+    if user_file is not None:
+        cfg = _merge(cfg, load_yaml(user_file), "", source=str(user_file))
+    cfg = apply_overrides(cfg, overrides)
+    validate_choices(cfg, {**COMMON_CHOICES, **(choices or {})})
+    return Config.wrap(cfg)
+
+
+def apply_overrides(cfg: dict, overrides: Iterable[str], source: str = "command line") -> dict:
+    """Apply ``a.b.c=value`` strings; values are parsed as YAML (``[8, 16]``, ``true``, ``1e-3``)."""
+    cfg = copy.deepcopy(dict(cfg))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"{source}: override '{item}' must look like key=value (e.g. train.epochs=2)")
+        key, text = item.split("=", 1)
+        try:
+            value = parse_yaml(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        set_dotted(cfg, key.strip(), value, source)
+    return cfg
+
+
+def set_dotted(cfg: dict, key: str, value: Any, source: str):
+    """Set ``cfg['a']['b']['c'] = value`` for ``key='a.b.c'``, checking the key and the type."""
+    parts = key.split(".")
+    node = cfg
+    for depth, part in enumerate(parts[:-1]):
+        here = ".".join(parts[: depth + 1])
+        if part not in node:
+            _unknown_key(here, node, source)
+        node = node[part]
+        if not isinstance(node, dict):
+            raise ConfigError(f"{source}: '{here}' is a value, not a section; cannot set '{key}'")
+    leaf = parts[-1]
+    if leaf not in node:
+        _unknown_key(key, node, source)
+    node[leaf] = _coerce(key, node[leaf], value, source)
+
+
+def _merge(default: Any, override: Any, path: str, source: str) -> Any:
+    if isinstance(default, dict):
+        if not isinstance(override, dict):
+            raise ConfigError(f"{source}: '{path}' is a section; give it a mapping, not {override!r}")
+        out = copy.deepcopy(default)
+        for key, value in override.items():
+            sub = f"{path}.{key}" if path else key
+            if key not in default:
+                _unknown_key(sub, default, source)
+            out[key] = _merge(default[key], value, sub, source)
+        return out
+    return _coerce(path, default, override, source)
+
+
+def _unknown_key(dotted: str, section: Mapping, source: str):
+    leaf = dotted.split(".")[-1]
+    valid = sorted(section.keys())
+    hint = difflib.get_close_matches(leaf, valid, n=1)
+    msg = f"{source}: unknown config key '{dotted}'."
+    if hint:
+        parent = dotted.rsplit(".", 1)[0] + "." if "." in dotted else ""
+        msg += f" Did you mean '{parent}{hint[0]}'?"
+    msg += " Valid keys here: " + ", ".join(valid)
+    raise ConfigError(msg)
+
+
+def _type_name(value) -> str:
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a section"}.get(type(value), type(value).__name__)
+
+
+def _coerce(key: str, default: Any, value: Any, source: str) -> Any:
+    """Check ``value`` against the type of ``default`` and return it in that type."""
+    def bad(expected):
+        raise ConfigError(f"{source}: '{key}' must be {expected}, got {value!r}")
+
+    kind = FLEXIBLE_TYPES.get(key)
+    if kind == "size":
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        if (isinstance(value, list) and len(value) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+            return value
+        bad("a positive integer or [height, width]")
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        bad("true or false")
+    if isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        bad("an integer")
+    if isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)  # YAML 1.1 reads '1e-3' as a string
+            except ValueError:
+                pass
+        bad("a number")
+    if isinstance(default, str):
+        if isinstance(value, str):
+            return value
+        bad("a string")
+    if isinstance(default, list):
+        if not isinstance(value, list):
+            bad("a list, e.g. [1, 2]")
+        element_types = {type(v) for v in default}
+        if len(element_types) == 1 and value:
+            proto = default[0]
+            return [_coerce(f"{key}[{i}]", proto, v, source) for i, v in enumerate(value)]
+        return value
+    if isinstance(default, dict):
+        return _merge(default, value, key, source)
+    return value
+
+
+def validate_choices(cfg: Mapping, choices: Mapping[str, list]):
+    for dotted, allowed in choices.items():
+        node = cfg
+        try:
+            for part in dotted.split("."):
+                node = node[part]
+        except (KeyError, TypeError):
+            continue
+        if node not in allowed:
+            raise ConfigError(
+                f"'{dotted}' must be one of {', '.join(str(a) for a in allowed)}; got {node!r}"
+            )
+
+
+def diff(a: Mapping, b: Mapping, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two configs."""
+    keys = sorted(set(a) | set(b))
+    out = []
+    for k in keys:
+        path = f"{prefix}{k}"
+        va, vb = a.get(k, "<missing>"), b.get(k, "<missing>")
+        if isinstance(va, Mapping) and isinstance(vb, Mapping):
+            out.extend(diff(va, vb, path + "."))
+        elif va != vb:
+            out.append(f"{path}: {va!r} -> {vb!r}")
+    return out
+
+
+def save(cfg: Config, path):
+    atomic_write_text(path, cfg.to_yaml())

@@ -1,0 +1,48 @@
+"""``keras_gens.data``: data sources named by a spec string, yielding ``tf.data.Dataset``s.
+
+    source = keras_gens.data.load(cfg.data)          # cfg.data.source = "celeba:data/celeba"
+    ds = source.dataset(batch_size=64, seed=0)       # {"image": [64, H, W, C], "label": [64]}
+"""
+from __future__ import annotations
+
+import difflib
+
+from keras_gens.data.pipeline import ArraySource, DataSource, FileSource, Preprocess, index_stream
+from keras_gens.data.sources import LOADERS, SPEC_HELP
+from keras_gens.errors import DataError
+
+__all__ = ["load", "parse_spec", "DataSource", "ArraySource", "FileSource", "Preprocess", "index_stream",
+           "SPEC_HELP"]
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """``"folder:/x/y"`` -> ``("folder", "/x/y")``; ``"digits"`` -> ``("digits", None)``."""
+    kind, _, path = str(spec).partition(":")
+    kind = kind.strip().lower()
+    if kind not in LOADERS:
+        close = difflib.get_close_matches(kind, LOADERS, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise DataError(f"unknown data source '{spec}'.{hint} Sources: {SPEC_HELP}")
+    return kind, (path or None)
+
+
+def load(data_cfg) -> DataSource:
+    """The data source that ``data_cfg`` (the config's ``data`` section) names."""
+    kind, path = parse_spec(data_cfg["source"])
+    source = LOADERS[kind](path, data_cfg, Preprocess.from_config(data_cfg))
+    limit = data_cfg.get("limit")
+    if limit:
+        source = _limited(source, int(limit))
+    return source
+
+
+def _limited(source: DataSource, n: int) -> DataSource:
+    """The first ``n`` examples (for quick experiments)."""
+    import dataclasses
+
+    changes = {"labels": source.labels[:n]}
+    if isinstance(source, ArraySource):
+        changes["images"] = source.images[:n]
+    elif isinstance(source, FileSource):
+        changes["paths"] = list(source.paths)[:n]
+    return dataclasses.replace(source, **changes)

@@ -1,0 +1,307 @@
+"""Readers for the data sets' real on-disk formats.
+
+Each reader parses one layout and returns a ``DataSource``; nothing here knows
+about models.  When data is missing the error says what to download and where
+to put it: this project never downloads data behind the user's back, except
+through the Keras loaders ``mnist`` and ``cifar10``, which fetch their
+archives into ``~/.keras/datasets`` as Keras always does.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+from keras_gens.data.pipeline import ArraySource, DataSource, FileSource, Preprocess
+from keras_gens.data.validate import IMAGE_EXTENSIONS, describe, find_unreadable
+from keras_gens.errors import DataError
+
+SPEC_HELP = (
+    "digits | folder:PATH | celeba:PATH | mnist | mnist:FILE.npz | cifar10 | cifar10:PATH | npz:FILE.npz"
+)
+
+
+def _split_indices(n: int, split: str, test_fraction: float = 0.2) -> np.ndarray:
+    """A fixed train/test split for sources that ship none."""
+    cut = int(round(n * (1 - test_fraction)))
+    return {"train": np.arange(cut), "test": np.arange(cut, n), "all": np.arange(n)}[split]
+
+
+def _nhwc_uint8(images: np.ndarray, where: str) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3, 4):
+        raise DataError(f"{where}: images must have shape [N, H, W] or [N, H, W, C] with C in 1, 3, 4; "
+                        f"got {list(images.shape)}")
+    if images.shape[0] == 0:
+        raise DataError(f"{where}: holds no images")
+    if images.dtype == np.uint8:
+        return images
+    if np.issubdtype(images.dtype, np.floating) or np.issubdtype(images.dtype, np.integer):
+        lo, hi = float(images.min()), float(images.max())
+        if lo < 0:
+            raise DataError(f"{where}: image values must be in [0, 1] or [0, 255]; found a minimum of {lo}")
+        if hi <= 1.0:
+            images = images * 255.0
+        elif hi > 255:
+            raise DataError(f"{where}: image values must be in [0, 1] or [0, 255]; found a maximum of {hi}")
+        return np.round(images).astype(np.uint8)
+    raise DataError(f"{where}: unsupported image dtype {images.dtype}")
+
+
+def _labels(labels, n: int, where: str) -> tuple[np.ndarray, int]:
+    if labels is None:
+        return np.zeros(n, np.int32), 0
+    labels = np.asarray(labels).reshape(-1)
+    if len(labels) != n:
+        raise DataError(f"{where}: {len(labels)} labels for {n} images")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{where}: labels must be integers, got {labels.dtype}")
+    return labels.astype(np.int32), int(labels.max()) + 1
+
+
+# ------------------------------------------------------------------ in memory
+
+
+def load_digits(path, data_cfg, preprocess: Preprocess) -> DataSource:
+    """scikit-learn's bundled handwritten digits (1,797 real 8×8 images): the offline default."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    digits = sk_digits()
+    images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    keep = _split_indices(len(images), data_cfg["split"])
+    return ArraySource(name="digits", images=images[keep], labels=digits.target[keep].astype(np.int32),
+                       num_classes=10, class_names=[str(i) for i in range(10)], preprocess=preprocess)
+
+
+def load_npz(path, data_cfg, preprocess: Preprocess) -> DataSource:
+    """``.npz`` with images under images/x/x_train/arr_0 and optional labels under labels/y/y_train/arr_1."""
+    if not path:
+        raise DataError("npz needs a file: --data npz:PATH/TO/FILE.npz")
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise DataError(f"npz file not found: {file}")
+    try:
+        archive = np.load(file, allow_pickle=False)
+    except Exception as exc:  # numpy raises several types for damaged archives
+        raise DataError(f"cannot read {file} as .npz: {exc}") from None
+    with archive:
+        keys = list(archive.keys())
+        image_key = next((k for k in ("images", "x", "x_train", "arr_0") if k in keys), None)
+        if image_key is None:
+            raise DataError(f"{file}: no image array; expected a key named images, x, x_train or arr_0; "
+                            f"found {', '.join(keys) or 'nothing'}")
+        label_key = {"images": "labels", "x": "y", "x_train": "y_train", "arr_0": "arr_1"}[image_key]
+        images = _nhwc_uint8(archive[image_key], f"{file}[{image_key}]")
+        labels, num_classes = _labels(archive[label_key] if label_key in keys else None, len(images),
+                                      f"{file}[{label_key}]")
+    return ArraySource(name=f"npz:{file}", images=images, labels=labels, num_classes=num_classes,
+                       class_names=[str(i) for i in range(num_classes)], preprocess=preprocess)
+
+
+def _keras_cache(filename: str) -> Path:
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "datasets" / filename
+
+
+def _offline() -> bool:
+    return os.environ.get("KERAS_GENS_OFFLINE", "") not in ("", "0", "false")
+
+
+def _keras_download(loader, what: str, url: str, local_hint: str):
+    """Run a keras.datasets loader; if it cannot download, say what to fetch and where to put it."""
+    message = (f"{what} is not on this machine and could not be downloaded.\n"
+               f"  Download {url}\n  and {local_hint}")
+    if _offline():
+        raise DataError(message + "\n  (KERAS_GENS_OFFLINE is set, so no download was tried.)")
+    import socket
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(30)
+    try:
+        return loader()
+    except Exception as exc:  # urllib raises several types; all mean the same to the user
+        raise DataError(f"{message}\n  (download failed: {exc})") from None
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+
+
+def load_mnist(path, data_cfg, preprocess: Preprocess) -> DataSource:
+    """MNIST from Keras's ``mnist.npz`` (x_train, y_train, x_test, y_test)."""
+    file = Path(path).expanduser() if path else _keras_cache("mnist.npz")
+    if not file.is_file():
+        if path:
+            raise DataError(f"MNIST file not found: {file}\n  Download {MNIST_URL} and pass its path: --data mnist:PATH")
+        import tensorflow as tf
+
+        _keras_download(tf.keras.datasets.mnist.load_data, "MNIST", MNIST_URL,
+                        f"save it as {file} (or pass --data mnist:PATH/TO/mnist.npz)")
+    with np.load(file, allow_pickle=False) as archive:
+        missing = {"x_train", "y_train", "x_test", "y_test"} - set(archive.keys())
+        if missing:
+            raise DataError(f"{file} is not Keras's mnist.npz: missing {', '.join(sorted(missing))}")
+        parts = {"train": [("x_train", "y_train")], "test": [("x_test", "y_test")],
+                 "all": [("x_train", "y_train"), ("x_test", "y_test")]}[data_cfg["split"]]
+        images = np.concatenate([archive[x] for x, _ in parts])
+        labels = np.concatenate([archive[y] for _, y in parts])
+    images = _nhwc_uint8(images, str(file))
+    labels, _ = _labels(labels, len(images), str(file))
+    return ArraySource(name="mnist", images=images, labels=labels, num_classes=10,
+                       class_names=[str(i) for i in range(10)], preprocess=preprocess)
+
+
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def _read_cifar_batches(root: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = [], []
+    for name in names:
+        file = root / name
+        if not file.is_file():
+            raise DataError(f"CIFAR-10 folder {root} lacks {name}; it should hold data_batch_1..5 and test_batch")
+        with open(file, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        data = np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        images.append(data)
+        labels.append(np.asarray(batch[b"labels"], np.int32))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def load_cifar10(path, data_cfg, preprocess: Preprocess) -> DataSource:
+    """CIFAR-10 'python version': the ``cifar-10-batches-py`` folder, its parent, or the .tar.gz."""
+    hint = ("extract it so that PATH/cifar-10-batches-py/data_batch_1 exists, then pass --data cifar10:PATH "
+            f"(or place the folder at {_keras_cache('cifar-10-batches-py')})")
+    if path:
+        root = Path(path).expanduser()
+        if root.is_file() and root.name.endswith((".tar.gz", ".tgz")):
+            extract_to = root.parent
+            with tarfile.open(root) as tar:
+                tar.extractall(extract_to, filter="data")
+            root = extract_to / "cifar-10-batches-py"
+        elif (root / "cifar-10-batches-py").is_dir():
+            root = root / "cifar-10-batches-py"
+        if not root.is_dir():
+            raise DataError(f"CIFAR-10 not found at {root}.\n  Download {CIFAR10_URL} and {hint}")
+    else:
+        root = _keras_cache("cifar-10-batches-py")
+        if not (root / "data_batch_1").is_file():
+            import tensorflow as tf
+
+            _keras_download(tf.keras.datasets.cifar10.load_data, "CIFAR-10", CIFAR10_URL, hint)
+    names = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"],
+             "all": [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]}[data_cfg["split"]]
+    images, labels = _read_cifar_batches(root, names)
+    return ArraySource(name="cifar10", images=images, labels=labels, num_classes=10,
+                       class_names=CIFAR10_CLASSES, preprocess=preprocess)
+
+
+# ------------------------------------------------------------------ files
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+def _checked_file_source(name, paths, labels, data_cfg, preprocess, num_classes=0, class_names=()) -> FileSource:
+    """Drop or refuse unreadable files (data.validate, data.on_error) and build the source."""
+    paths = [str(p) for p in paths]
+    labels = np.asarray(labels, np.int32)
+    bad = find_unreadable(paths, data_cfg["validate"], desc=f"checking {name}")
+    if bad and data_cfg["on_error"] == "fail":
+        raise DataError(
+            f"{len(bad)} of {len(paths)} images in {name} cannot be read:\n{describe(bad)}\n"
+            "Replace or delete them, or set data.on_error=skip to train without them.")
+    skipped = [p for p, _ in bad]
+    if bad:
+        unreadable = set(skipped)
+        keep = np.array([p not in unreadable for p in paths])
+        paths = [p for p, k in zip(paths, keep) if k]
+        labels = labels[keep]
+        print(f"warning: skipped {len(bad)} unreadable images in {name} (data.on_error=skip):\n{describe(bad, 5)}")
+    if not paths:
+        raise DataError(f"no readable images left in {name}")
+    return FileSource(name=name, paths=paths, labels=labels, num_classes=num_classes,
+                      class_names=list(class_names), preprocess=preprocess, skipped=skipped)
+
+
+def load_folder(path, data_cfg, preprocess: Preprocess) -> DataSource:
+    """A folder of images: sub-folders are classes (sorted names), or a flat folder is unlabelled."""
+    if not path:
+        raise DataError("folder needs a path: --data folder:PATH")
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DataError(f"image folder not found: {root}")
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    loose = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    per_class = [(d.name, _image_files(d)) for d in class_dirs]
+    per_class = [(name, files) for name, files in per_class if files]
+    if per_class and loose:
+        raise DataError(
+            f"{root} mixes images ({len(loose)}, e.g. {loose[0].name}) with class sub-folders "
+            f"({', '.join(n for n, _ in per_class[:5])}). Put every image in a class folder, or use a flat folder.")
+    if per_class:
+        paths = [p for _, files in per_class for p in files]
+        labels = [i for i, (_, files) in enumerate(per_class) for _ in files]
+        names = [n for n, _ in per_class]
+        return _checked_file_source(f"folder:{root}", paths, labels, data_cfg, preprocess,
+                                    num_classes=len(names), class_names=names)
+    if not loose:
+        raise DataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {root} or its sub-folders")
+    return _checked_file_source(f"folder:{root}", loose, np.zeros(len(loose)), data_cfg, preprocess)
+
+
+CELEBA_URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
+
+
+def load_celeba(path, data_cfg, preprocess: Preprocess) -> DataSource:
+    """Aligned CelebA: ``img_align_celeba/000001.jpg ...`` plus ``list_eval_partition.txt`` if present."""
+    root = Path(path or "data/celeba").expanduser()
+    images_dir = root / "img_align_celeba" if (root / "img_align_celeba").is_dir() else root
+    if not images_dir.is_dir() or not any(images_dir.glob("*.jpg")):
+        raise DataError(
+            f"CelebA not found at {root}.\n"
+            f"  Download 'Align&Cropped Images' (img_align_celeba.zip) and list_eval_partition.txt from {CELEBA_URL}\n"
+            f"  and unzip so that {root / 'img_align_celeba' / '000001.jpg'} exists, with "
+            f"{root / 'list_eval_partition.txt'} beside it; then pass --data celeba:{root}\n"
+            "  No download needed to try the model: add --data digits (the embedded data set).")
+    partition_file = next((p for p in (root / "list_eval_partition.txt", images_dir / "list_eval_partition.txt",
+                                       root / "Eval" / "list_eval_partition.txt") if p.is_file()), None)
+    split = data_cfg["split"]
+    if partition_file is not None and split != "all":
+        wanted = {"train": {"0"}, "test": {"2"}}[split]
+        names = []
+        for line_no, line in enumerate(partition_file.read_text().splitlines(), 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 2:
+                raise DataError(f"{partition_file}:{line_no}: expected 'FILENAME PARTITION', got {line!r}")
+            if parts[1] in wanted:
+                names.append(parts[0])
+        paths = [images_dir / n for n in names]
+        missing = [p for p in paths if not p.is_file()]
+        if missing:
+            raise DataError(f"{len(missing)} images listed in {partition_file} are missing from {images_dir}, "
+                            f"e.g. {missing[0].name}. Re-extract img_align_celeba.zip.")
+    else:
+        paths = sorted(images_dir.glob("*.jpg"))
+    if not paths:
+        raise DataError(f"CelebA split '{split}' is empty in {root}")
+    return _checked_file_source(f"celeba:{root}", paths, np.zeros(len(paths)), data_cfg, preprocess)
+
+
+LOADERS = {
+    "digits": load_digits,
+    "npz": load_npz,
+    "mnist": load_mnist,
+    "cifar10": load_cifar10,
+    "folder": load_folder,
+    "celeba": load_celeba,
+}

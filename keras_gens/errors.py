@@ -1,0 +1,21 @@
+"""Errors that reach users as one clear message (the CLIs print them without a traceback)."""
+
+
+class UserError(Exception):
+    """Something the user can fix: the message says what and how."""
+
+
+class ConfigError(UserError, ValueError):
+    """A config file, key or value is wrong."""
+
+
+class DataError(UserError):
+    """A data source is missing, empty, corrupt or malformed."""
+
+
+class RunDirError(UserError):
+    """The run directory cannot be used as asked (e.g. it holds a different run)."""
+
+
+class TrainingDiverged(UserError):
+    """A loss became NaN or infinite; the last finite checkpoint is kept."""

@@ -1,0 +1,24 @@
+"""Test-session set-up: quiet TF, no downloads, two logical CPUs, no leftover processes."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["KERAS_GENS_OFFLINE"] = "1"  # a loader that would download must say so instead
+
+import keras_gens  # noqa: E402,F401  (imports TensorFlow quietly)
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# Two logical CPU devices give a real two-replica MirroredStrategy on any machine.
+# This must happen before TensorFlow initialises its devices, so it runs at import.
+_cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(_cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+
+from tests.helpers import stop_child_processes  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_leftover_processes():
+    """Child processes (TFF's worker_binary, test workers) must not outlive the suite:
+    a leftover that holds stdout open makes CI wait until it is killed."""
+    yield
+    stop_child_processes()

@@ -1,0 +1,76 @@
+"""Shared test helpers: small data in real on-disk formats, subprocess runners, cleanup."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+# The VAE at test size: the thesis's layer structure with narrow widths.
+SMALL_VAE = [
+    "data.image_size=32", "data.crop=null", "train.batch_size=16", "train.verbose=0",
+    "model.encoder_filters=[4, 8, 8, 16, 16]", "model.decoder_filters=[16, 8, 8, 4, 4]",
+    "model.decoder_start_channels=16", "model.dense_units=32", "model.latent_dim=8",
+    "samples.count=16",
+]
+
+
+def write_image(path, image: np.ndarray):
+    """PNG/JPEG/BMP by extension, through OpenCV (RGB in, as the loaders read it)."""
+    import cv2
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if image.ndim == 3 and image.shape[-1] == 3:
+        image = image[..., ::-1]
+    assert cv2.imwrite(str(path), image), path
+    return path
+
+
+def random_images(n, h=20, w=16, c=3, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(n, h, w, c), dtype=np.uint8)
+
+
+def python_env(**extra) -> dict:
+    env = dict(os.environ)
+    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_GENS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+                "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(REPO)})
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run_module(*args, timeout=300, cwd=None, **env) -> subprocess.CompletedProcess:
+    """``python -m ARGS`` in a fresh process; its own process group is killed on timeout."""
+    proc = subprocess.Popen([sys.executable, "-m", *args], cwd=cwd or REPO, env=python_env(**env),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise AssertionError(f"python -m {' '.join(args)} timed out after {timeout}s:\n{out[-3000:]}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, None)
+
+
+def stop_child_processes():
+    try:
+        import psutil
+    except ImportError:
+        return
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(children, timeout=5)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass

@@ -1,0 +1,111 @@
+"""Configs: layering, overrides, and errors that name the key or file and the valid choices."""
+import pytest
+
+from keras_gens import config as config_lib
+from keras_gens import registry
+from keras_gens.errors import ConfigError
+
+
+def vae_config(**kwargs):
+    return registry.get("vae").config(**kwargs)
+
+
+def test_paper_defaults_come_from_the_thesis():
+    cfg = vae_config()
+    assert cfg.data.image_size == 128 and cfg.data.channels == 3
+    assert cfg.model.latent_dim == 512
+    assert cfg.model.encoder_filters == [32, 64, 128, 256, 512]
+    assert cfg.model.decoder_filters == [256, 128, 64, 32, 16]
+    assert cfg.optimizer.learning_rate == pytest.approx(1e-3)  # written 1e-3 in YAML: a float, not a string
+    assert cfg.optimizer.beta_1 == 0.5
+    assert cfg.train.epochs == 100
+
+
+def test_overrides_parse_yaml_values_and_nested_keys():
+    cfg = vae_config(overrides=["train.epochs=2", "optimizer.learning_rate=2e-4", "model.encoder_filters=[8, 16]",
+                                "data.image_size=[64, 32]", "train.jit_compile=true"])
+    assert cfg.train.epochs == 2
+    assert cfg.optimizer.learning_rate == pytest.approx(2e-4)
+    assert cfg.model.encoder_filters == [8, 16]
+    assert cfg.data.image_size == [64, 32]
+    assert cfg.train.jit_compile is True
+    # An int where a float is expected is promoted.
+    assert vae_config(overrides=["model.kl_weight=2"]).model.kl_weight == 2.0
+
+
+def test_smoke_overlay_then_user_overrides():
+    cfg = vae_config(smoke=True, overrides=["train.epochs=5"])
+    assert cfg.data.source == "digits" and cfg.data.image_size == 32
+    assert cfg.train.epochs == 5
+    assert "smoke" not in cfg
+
+
+def test_unknown_key_names_the_key_a_suggestion_and_the_valid_keys():
+    with pytest.raises(ConfigError) as err:
+        vae_config(overrides=["model.latnt_dim=3"])
+    msg = str(err.value)
+    assert "model.latnt_dim" in msg and "Did you mean 'model.latent_dim'" in msg and "encoder_filters" in msg
+
+
+def test_unknown_section_and_value_not_a_section():
+    with pytest.raises(ConfigError, match="unknown config key 'modle'"):
+        vae_config(overrides=["modle.latent_dim=3"])
+    with pytest.raises(ConfigError, match="'train.epochs' is a value, not a section"):
+        vae_config(overrides=["train.epochs.x=3"])
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("train.epochs=two", "'train.epochs' must be an integer"),
+    ("train.epochs=2.5", "'train.epochs' must be an integer"),
+    ("optimizer.learning_rate=fast", "'optimizer.learning_rate' must be a number"),
+    ("train.jit_compile=maybe", "'train.jit_compile' must be true or false"),
+    ("model.encoder_filters=8", "'model.encoder_filters' must be a list"),
+    ("model.encoder_filters=[8, x]", r"'model.encoder_filters\[1\]' must be an integer"),
+    ("data.image_size=[1, 2, 3]", "'data.image_size' must be a positive integer or"),
+    ("train.epochs", "must look like key=value"),
+])
+def test_wrong_types_are_rejected_with_the_key(override, expected):
+    with pytest.raises(ConfigError, match=expected):
+        vae_config(overrides=[override])
+
+
+def test_choices_are_listed():
+    with pytest.raises(ConfigError) as err:
+        vae_config(overrides=["train.distribute=tpu"])
+    assert "'train.distribute' must be one of auto, mirrored, multiworker, none" in str(err.value)
+    with pytest.raises(ConfigError, match="data.channels"):
+        vae_config(overrides=["data.channels=2"])
+
+
+def test_user_config_file_is_checked_like_overrides(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("train:\n  epochs: 7\nmodel:\n  latent_dim: 64\n")
+    cfg = vae_config(user_file=good, overrides=["train.epochs=8"])
+    assert cfg.model.latent_dim == 64 and cfg.train.epochs == 8  # command line wins over the file
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  epochz: 7\n")
+    with pytest.raises(ConfigError, match=rf"{bad}: unknown config key 'train.epochz'"):
+        vae_config(user_file=bad)
+
+    with pytest.raises(ConfigError, match="config file not found: .*missing.yaml"):
+        vae_config(user_file=tmp_path / "missing.yaml")
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("train: [unclosed\n")
+    with pytest.raises(ConfigError, match="is not valid YAML"):
+        vae_config(user_file=broken)
+
+
+def test_unknown_model_suggests_a_name():
+    with pytest.raises(ConfigError, match="unknown model 'vea'. Did you mean 'vae'"):
+        registry.get("vea")
+
+
+def test_resolved_config_round_trips_through_yaml(tmp_path):
+    cfg = vae_config(smoke=True)
+    config_lib.save(cfg, tmp_path / "config.yaml")
+    again = config_lib.load_yaml(tmp_path / "config.yaml")
+    assert again == cfg.to_dict()
+    assert config_lib.diff(again, vae_config(smoke=True, overrides=["train.epochs=3"]).to_dict()) == [
+        "train.epochs: 2 -> 3"]
