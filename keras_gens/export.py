@@ -1,0 +1,147 @@
+"""Export a run's trained generator as a SavedModel that TF Serving (or plain TensorFlow) loads.
+
+    python -m keras_gens.export RUN_DIR [--out DIR]
+
+Without ``--out`` the export goes to ``RUN_DIR/export/<N>`` with N one higher
+than the last version there, the layout TF Serving expects:
+``tensorflow_model_server --model_base_path=$PWD/RUN_DIR/export --model_name=vae``.
+
+Signatures (all images are NHWC):
+    serving_default  z: float32 [N, latent] (+ labels: int32 [N] for conditional models)
+                     -> images: uint8 [N, H, W, C] in [0, 255]
+    generate_float   same inputs -> images: float32 [N, H, W, C] in [0, 1]
+    sample           n: int32 [], seed: int64 [] -> images: uint8 [...], z: float32 [n, latent]
+                     (z drawn from the model's prior; conditional models cycle through the classes)
+
+The folder is written under a temporary name and renamed when complete, so
+an interrupted export never leaves a half-written model where a server looks.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from keras_gens import _env  # noqa: F401
+from keras_gens.cli import run_cli
+
+SIGNATURES = ("serving_default", "generate_float", "sample")
+
+
+def _build_module(model, info: dict):
+    import tensorflow as tf
+
+    latent_dim = int(model.latent_dim)
+    num_classes = int(model.num_classes)
+    lo, hi = model.value_range
+    prior_stddev = float(model.prior_stddev)
+    generator = model.generator
+
+    class GeneratorExport(tf.Module):
+        def __init__(self):
+            super().__init__(name="generator_export")
+            # Track the weights, not the Keras model: saving a Keras model also traces
+            # every layer's training-mode call (unneeded for serving, and slow to load).
+            self.generator_weights = list(generator.weights)
+            self.latent_dim = tf.Variable(latent_dim, trainable=False, name="latent_dim")
+            self.num_classes = tf.Variable(num_classes, trainable=False, name="num_classes")
+
+        def unit_images(self, z, labels=None):
+            inputs = z if labels is None else [z, labels]
+            images = tf.cast(generator(inputs, training=False), tf.float32)
+            return tf.clip_by_value((images - lo) / (hi - lo), 0.0, 1.0)
+
+        def uint8_images(self, z, labels=None):
+            return tf.cast(tf.round(self.unit_images(z, labels) * 255.0), tf.uint8)
+
+        def sample_inputs(self, n, seed):
+            z = tf.random.stateless_normal([n, latent_dim], seed=tf.stack([seed, tf.constant(0, tf.int64)]),
+                                           stddev=prior_stddev)
+            labels = tf.math.floormod(tf.range(n, dtype=tf.int32), max(num_classes, 1)) if num_classes else None
+            return z, labels
+
+    module = GeneratorExport()
+    z_spec = tf.TensorSpec([None, latent_dim], tf.float32, name="z")
+    n_spec = tf.TensorSpec([], tf.int32, name="n")
+    seed_spec = tf.TensorSpec([], tf.int64, name="seed")
+    if num_classes:
+        label_spec = tf.TensorSpec([None], tf.int32, name="labels")
+        serve = tf.function(lambda z, labels: {"images": module.uint8_images(z, labels)},
+                            input_signature=[z_spec, label_spec])
+        serve_float = tf.function(lambda z, labels: {"images": module.unit_images(z, labels)},
+                                  input_signature=[z_spec, label_spec])
+
+        def _sample(n, seed):
+            z, labels = module.sample_inputs(n, seed)
+            return {"images": module.uint8_images(z, labels), "z": z, "labels": labels}
+    else:
+        serve = tf.function(lambda z: {"images": module.uint8_images(z)}, input_signature=[z_spec])
+        serve_float = tf.function(lambda z: {"images": module.unit_images(z)}, input_signature=[z_spec])
+
+        def _sample(n, seed):
+            z, _ = module.sample_inputs(n, seed)
+            return {"images": module.uint8_images(z), "z": z}
+
+    sample = tf.function(_sample, input_signature=[n_spec, seed_spec])
+    module.serve, module.serve_float, module.sample = serve, serve_float, sample
+    signatures = {"serving_default": serve, "generate_float": serve_float, "sample": sample}
+    return module, signatures
+
+
+def next_version_dir(base: Path) -> Path:
+    versions = [int(p.name) for p in base.glob("*") if p.is_dir() and p.name.isdigit()]
+    return base / str(max(versions, default=0) + 1)
+
+
+def export_model(model, out_dir, info: dict | None = None) -> Path:
+    """Write ``model.generator`` with the signatures above to ``out_dir`` atomically."""
+    import tensorflow as tf
+    import yaml
+
+    from keras_gens.utils.io import replace_dir, temp_dir_beside
+
+    out_dir = Path(out_dir)
+    module, signatures = _build_module(model, info or {})
+    tmp = temp_dir_beside(out_dir)
+    try:
+        tf.saved_model.save(module, str(tmp), signatures=signatures)
+        extra = tmp / "assets.extra"
+        extra.mkdir(exist_ok=True)
+        described = {"latent_dim": int(model.latent_dim), "num_classes": int(model.num_classes),
+                     "output": "serving_default returns uint8 images in [0, 255]", **(info or {})}
+        (extra / "keras_gens.yaml").write_text(yaml.safe_dump(described, sort_keys=False))
+        replace_dir(tmp, out_dir)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def export_run(run_dir, out=None) -> Path:
+    from keras_gens.runner import build_from_run
+
+    run_dir = Path(run_dir)
+    _, _, model, info = build_from_run(run_dir)
+    out_dir = Path(out) if out else next_version_dir(run_dir / "export")
+    return export_model(model, out_dir, info)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m keras_gens.export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", help="a run directory written by keras_gens.train")
+    parser.add_argument("--out", help="SavedModel folder (default: RUN_DIR/export/<next version>)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+    def work():
+        path = export_run(args.run_dir, args.out)
+        print(f"exported to {path} (signatures: {', '.join(SIGNATURES)})")
+        return 0
+
+    return run_cli(work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""What every registered model offers the runner, the callbacks and the exporter."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from keras_gens import noise
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a builder needs to know about the data: the shapes come from the config, classes from the source."""
+
+    image_shape: tuple  # (H, W, C)
+    num_classes: int = 0
+    value_range: tuple = (0.0, 1.0)
+
+    @classmethod
+    def of(cls, source) -> "DataInfo":
+        return cls(tuple(source.image_shape), int(source.num_classes), tuple(source.value_range))
+
+
+class GenerativeModel(tf.keras.Model):
+    """A subclassed Keras model with its own ``train_step`` and a ``generator`` to export.
+
+    Subclasses set ``self.generator`` (a Keras model from latents, plus labels
+    when ``num_classes`` > 0, to images in ``value_range``), override
+    ``compile`` to take their optimizers, keep ``keras.metrics.Mean`` trackers
+    in ``metrics``, and end ``train_step`` with ``self.finish_step()``.
+    """
+
+    #: The prior of ``sample_latent`` is N(0, prior_stddev²·I).
+    prior_stddev: float = 1.0
+
+    def __init__(self, *, latent_dim: int, value_range=(0.0, 1.0), num_classes: int = 0, seed: int = 0,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = int(latent_dim)
+        self.value_range = tuple(float(v) for v in value_range)
+        self.num_classes = int(num_classes)
+        self.seed = int(seed)
+        # The training step, kept in checkpoints: it is the only RNG state (see keras_gens.noise).
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
+                                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+    # -- noise inside train_step
+    def normal_noise(self, local_batch, event_shape, stream: int = 0, stddev=1.0):
+        return noise.normal(local_batch, event_shape, noise.step_seed(self.seed, stream, self.step), stddev=stddev)
+
+    def uniform_noise(self, local_batch, event_shape, stream: int = 0, minval=0.0, maxval=1.0):
+        return noise.uniform(local_batch, event_shape, noise.step_seed(self.seed, stream, self.step),
+                             minval=minval, maxval=maxval)
+
+    def finish_step(self):
+        self.step.assign_add(1)
+
+    def tracked_results(self) -> dict:
+        return {m.name: m.result() for m in self.metrics}
+
+    # -- outside training: samples, grids, export
+    def sample_latent(self, n: int, seed: int = 0) -> np.ndarray:
+        return (np.random.default_rng(seed).standard_normal((n, self.latent_dim)) * self.prior_stddev).astype(
+            np.float32)
+
+    def sample_labels(self, n: int) -> np.ndarray | None:
+        """Labels that cycle through the classes (for sample grids of conditional models)."""
+        if not self.num_classes:
+            return None
+        return (np.arange(n) % self.num_classes).astype(np.int32)
+
+    def generate(self, z, labels=None) -> tf.Tensor:
+        inputs = z if not self.num_classes else [z, labels]
+        return self.generator(inputs, training=False)
+
+    def reconstruct(self, images):
+        """Auto-encoders return their reconstructions; other models return None."""
+        return None

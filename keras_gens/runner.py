@@ -1,0 +1,227 @@
+"""The one training runner every registered model goes through.
+
+A run directory holds:
+    config.yaml     the resolved config
+    checkpoints/    model, optimizers, step counter and epoch after each epoch
+    logs/           TensorBoard (scalars per epoch, sample grids)
+    samples/        PNG grids per epoch
+    metrics.csv     one row per epoch
+
+Resuming: re-running with the same run directory continues from its latest
+checkpoint (``--resume auto``, the default), provided the config is the same
+apart from keys that may change between sessions (``RESUMABLE_CHANGES``).
+Data order and training noise are functions of the seed and the step, so the
+resumed run continues exactly where the interrupted one stopped.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tensorflow as tf
+import yaml
+
+import keras_gens
+from keras_gens import config as config_lib
+from keras_gens import data as data_lib
+from keras_gens import registry
+from keras_gens.callbacks import EpochCheckpoint, MetricsTable, SampleGrid
+from keras_gens.data.pipeline import FileSource
+from keras_gens.data.validate import describe, find_unreadable
+from keras_gens.distribute import is_chief, make_strategy, task_label
+from keras_gens.errors import DataError, RunDirError, TrainingDiverged
+from keras_gens.models.base import DataInfo
+from keras_gens.utils.io import atomic_write_text
+
+RESUME_MODES = ("auto", "never", "require")
+# Keys that may differ between a run and its resumption.
+RESUMABLE_CHANGES = ("train.epochs", "train.verbose", "train.jit_compile", "train.distribute", "train.devices",
+                     "samples.", "checkpoint.keep", "data.validate")
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    config: config_lib.Config
+    model: tf.keras.Model
+    initial_epoch: int
+    epochs: int
+    history: dict = field(default_factory=dict)
+
+
+def default_run_dir(name: str, cfg, smoke: bool) -> Path:
+    kind, _ = data_lib.parse_spec(cfg.data.source)
+    return Path("runs") / f"{name}-{kind}{'-smoke' if smoke else ''}"
+
+
+def resolve_config(name: str, *, config_file=None, data=None, overrides=(), smoke=False):
+    spec = registry.get(name)
+    overrides = ([f"data.source={data}"] if data else []) + list(overrides)
+    return spec, spec.config(user_file=config_file, overrides=overrides, smoke=smoke)
+
+
+def latest_checkpoint(run_dir) -> str | None:
+    return tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints"))
+
+
+def _allowed_change(line: str) -> bool:
+    key = line.split(":", 1)[0]
+    return any(key == k or (k.endswith(".") and key.startswith(k)) for k in RESUMABLE_CHANGES)
+
+
+def prepare_run_dir(run_dir: Path, cfg, resume: str, chief: bool) -> bool:
+    """Check the run directory against ``resume``; return whether to resume from it."""
+    if resume not in RESUME_MODES:
+        raise RunDirError(f"--resume must be one of {', '.join(RESUME_MODES)}; got {resume!r}")
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        if resume == "require":
+            raise RunDirError(f"--resume require: {run_dir} holds no checkpoint to resume from")
+        if chief:
+            for sub in ("checkpoints", "samples", "logs"):
+                (run_dir / sub).mkdir(parents=True, exist_ok=True)
+            config_lib.save(cfg, run_dir / "config.yaml")
+        return False
+    if resume == "never":
+        raise RunDirError(f"{run_dir} already holds a run ({Path(checkpoint).name}). Choose another --out, "
+                          "or drop --resume never to continue it.")
+    stored_file = run_dir / "config.yaml"
+    if stored_file.is_file():
+        stored = config_lib.load_yaml(stored_file)
+        changes = [d for d in config_lib.diff(stored, cfg.to_dict()) if not _allowed_change(d)]
+        if changes:
+            raise RunDirError(
+                f"{run_dir} holds a run with a different config:\n  " + "\n  ".join(changes)
+                + "\nUse another --out for a new run (or restore those settings to resume this one).")
+    if chief:
+        config_lib.save(cfg, stored_file)
+    return True
+
+
+def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smoke=False, resume="auto",
+          log=print) -> RunResult:
+    """Train model ``name``; see the module docstring for what the run directory holds."""
+    spec, cfg = resolve_config(name, config_file=config_file, data=data, overrides=overrides, smoke=smoke)
+    # MultiWorkerMirroredStrategy must exist before any other TF op runs.
+    strategy = make_strategy(cfg.train.distribute, cfg.train.devices)
+    chief = is_chief(strategy)
+    run_dir = Path(out) if out else default_run_dir(name, cfg, smoke)
+    resuming = prepare_run_dir(run_dir, cfg, resume, chief)
+    # Non-chief workers of a cluster save into a scratch folder of their own, removed at the end.
+    write_dir = run_dir if chief else run_dir / f".{task_label()}"
+
+    tf.keras.utils.set_random_seed(cfg.train.seed)
+    source = data_lib.load(cfg.data)
+    info = DataInfo.of(source)
+    if chief:
+        write_run_info(run_dir, name, source)
+    batch_size = int(cfg.train.batch_size)
+    if batch_size % strategy.num_replicas_in_sync:
+        raise RunDirError(f"train.batch_size={batch_size} must divide evenly over "
+                          f"{strategy.num_replicas_in_sync} replicas")
+    with strategy.scope():
+        model = spec.build(cfg, info)
+        epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        checkpoint = tf.train.Checkpoint(model=model, epoch=epoch_variable)
+    manager = tf.train.CheckpointManager(checkpoint, str(write_dir / "checkpoints"), max_to_keep=cfg.checkpoint.keep)
+
+    initial_epoch = 0
+    if resuming:
+        path = latest_checkpoint(run_dir)
+        checkpoint.restore(path).assert_existing_objects_matched()
+        initial_epoch = int(epoch_variable.numpy())
+        log(f"resuming {run_dir} from epoch {initial_epoch} (step {int(model.step.numpy())})")
+    epochs = int(cfg.train.epochs)
+    steps_per_epoch = int(cfg.train.steps_per_epoch or source.steps_per_epoch(batch_size))
+    log(f"{name}: {source.name}, {source.num_examples} images {info.image_shape}, "
+        f"{strategy.num_replicas_in_sync} replica(s), batch {batch_size}, {steps_per_epoch} steps/epoch "
+        f"-> {run_dir}")
+    if initial_epoch >= epochs:
+        log(f"{run_dir} has already trained {initial_epoch} of {epochs} epochs; raise train.epochs to go on")
+        return RunResult(run_dir, cfg, model, initial_epoch, epochs)
+
+    dataset = source.dataset(batch_size, seed=cfg.train.seed, start_step=initial_epoch * steps_per_epoch)
+    callbacks = [tf.keras.callbacks.TerminateOnNaN()]
+    if chief:
+        real = source.take(min(cfg.samples.count, 32), seed=cfg.train.seed + 1)["image"]
+        callbacks += [
+            tf.keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch", profile_batch=0,
+                                           write_graph=False),
+            SampleGrid(run_dir / "samples", count=cfg.samples.count, every=cfg.samples.every,
+                       real_images=real, log_dir=run_dir / "logs"),
+            MetricsTable(run_dir / "metrics.csv", initial_epoch),
+        ]
+    callbacks.append(EpochCheckpoint(manager, epoch_variable))
+
+    started = time.perf_counter()
+    try:
+        history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                            callbacks=callbacks, verbose=cfg.train.verbose)
+    except tf.errors.InvalidArgumentError as exc:
+        _explain_data_failure(source, exc)
+        raise
+    finally:
+        if not chief:
+            shutil.rmtree(write_dir, ignore_errors=True)
+    last = {k: v[-1] for k, v in history.history.items() if v}
+    if any(not math.isfinite(v) for v in last.values()):
+        raise TrainingDiverged(
+            f"training diverged in epoch {initial_epoch + len(history.epoch)} "
+            f"({', '.join(f'{k}={v:.4g}' for k, v in last.items())}); the last finite epoch's checkpoint is "
+            f"{latest_checkpoint(run_dir)}. Lower the optimizer's learning_rate, or check the data's value_range.")
+    log(f"trained epochs {initial_epoch + 1}-{epochs} in {time.perf_counter() - started:.1f}s; "
+        f"checkpoint: {manager.latest_checkpoint}")
+    return RunResult(run_dir, cfg, model, initial_epoch, epochs, history.history)
+
+
+def _explain_data_failure(source, exc):
+    """A decode error deep in tf.data names no file: find the file(s) and say which."""
+    if not isinstance(source, FileSource):
+        return
+    bad = find_unreadable(list(source.paths), "full", desc="finding the unreadable image")
+    if bad:
+        raise DataError(f"training stopped: {len(bad)} image(s) in {source.name} cannot be decoded:\n{describe(bad)}\n"
+                        "Replace or delete them, or set data.on_error=skip with data.validate=full.") from exc
+
+
+def write_run_info(run_dir: Path, name: str, source):
+    """``run.yaml``: what export and generate need without re-reading the data."""
+    info = {
+        "model": name,
+        "image_shape": list(source.image_shape),
+        "num_classes": int(source.num_classes),
+        "class_names": [str(c) for c in source.class_names],
+        "value_range": list(source.value_range),
+        "data": source.name,
+        "num_examples": source.num_examples,
+        "versions": {"keras_gens": keras_gens.__version__, "tensorflow": tf.__version__},
+    }
+    atomic_write_text(run_dir / "run.yaml", yaml.safe_dump(info, sort_keys=False))
+
+
+def read_run_info(run_dir) -> dict:
+    run_dir = Path(run_dir)
+    info_file, config_file = run_dir / "run.yaml", run_dir / "config.yaml"
+    if not info_file.is_file() or not config_file.is_file():
+        raise RunDirError(f"{run_dir} is not a run directory (it needs run.yaml and config.yaml, "
+                          "which `python -m keras_gens.train` writes)")
+    return config_lib.load_yaml(info_file)
+
+
+def build_from_run(run_dir, *, restore=True):
+    """``(name, config, model, run_info)`` of a run directory, its latest checkpoint restored."""
+    run_dir = Path(run_dir)
+    info = read_run_info(run_dir)
+    cfg = config_lib.Config.wrap(config_lib.load_yaml(run_dir / "config.yaml"))
+    spec = registry.get(info["model"])
+    data_info = DataInfo(tuple(info["image_shape"]), int(info["num_classes"]), tuple(info["value_range"]))
+    model = spec.build(cfg, data_info)
+    if restore:
+        path = latest_checkpoint(run_dir)
+        if path is None:
+            raise RunDirError(f"{run_dir} holds no checkpoint yet; train it first")
+        tf.train.Checkpoint(model=model).restore(path).expect_partial()
+    return info["model"], cfg, model, info
