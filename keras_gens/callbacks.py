@@ -14,10 +14,12 @@ from keras_gens.utils.images import make_grid, save_png, to_uint8
 class SampleGrid(tf.keras.callbacks.Callback):
     """Every ``every`` epochs: ``samples/epoch_NNNN.png`` from fixed latents, and
     ``samples/recon_NNNN.png`` (real rows above reconstructed rows) for auto-encoders.
-    The same grids go to TensorBoard when ``log_dir`` is given."""
+    The same grids go to TensorBoard when ``log_dir`` is given.  With ``write=False``
+    the grids are computed but not written (non-chief workers of a cluster)."""
 
-    def __init__(self, out_dir, *, count=64, every=1, seed=1234, real_images=None, log_dir=None):
+    def __init__(self, out_dir, *, count=64, every=1, seed=1234, real_images=None, log_dir=None, write=True):
         super().__init__()
+        self.write = write
         self.out_dir = Path(out_dir)
         self.count, self.every, self.seed = int(count), int(every), int(seed)
         self.real_images = real_images
@@ -25,10 +27,9 @@ class SampleGrid(tf.keras.callbacks.Callback):
         self._writer = None
 
     def on_train_begin(self, logs=None):
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         self.z = self.model.sample_latent(self.count, seed=self.seed)
         self.labels = self.model.sample_labels(self.count)
-        if self.log_dir:
+        if self.write and self.log_dir:
             self._writer = tf.summary.create_file_writer(str(Path(self.log_dir) / "samples"))
 
     def on_epoch_end(self, epoch, logs=None):
@@ -39,6 +40,8 @@ class SampleGrid(tf.keras.callbacks.Callback):
             recon = self.model.reconstruct(self.real_images)
             if recon is not None:
                 grids["recon"] = self.reconstruction_grid(np.asarray(recon))
+        if not self.write:
+            return
         for kind, grid in grids.items():
             save_png(self.out_dir / f"{kind}_{epoch + 1:04d}.png", grid)
             if self._writer is not None:

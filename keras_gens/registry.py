@@ -5,13 +5,15 @@ A model family registers itself next to its code:
     @register("vae", summary="...", choices={"model.kl_weight": ...})
     def build_vae(cfg: Config, data: DataInfo) -> GenerativeModel: ...
 
-and its defaults live in ``configs/<name>.yaml``.  The CLI, the tests, the
+in any module of ``keras_gens.models`` (all are imported on first use), and
+its defaults live in ``configs/<name>.yaml``.  The CLI, the tests, the
 benchmarks and the federated code all reach models through here.
 """
 from __future__ import annotations
 
 import difflib
 import importlib
+import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -41,7 +43,6 @@ class ModelSpec:
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
-_FAMILIES = ("keras_gens.models.vae",)
 
 
 def register(name: str, *, summary: str = "", config_file: str = "", choices: dict | None = None):
@@ -55,8 +56,11 @@ def register(name: str, *, summary: str = "", config_file: str = "", choices: di
 
 
 def _load_families():
-    for module in _FAMILIES:
-        importlib.import_module(module)
+    """Import every module of ``keras_gens.models``: a new family needs no list to be edited."""
+    import keras_gens.models as models
+
+    for info in pkgutil.iter_modules(models.__path__):
+        importlib.import_module(f"{models.__name__}.{info.name}")
 
 
 def names() -> list[str]:

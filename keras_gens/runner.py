@@ -15,6 +15,7 @@ resumed run continues exactly where the interrupted one stopped.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import time
@@ -144,28 +145,26 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         return RunResult(run_dir, cfg, model, initial_epoch, epochs)
 
     dataset = source.dataset(batch_size, seed=cfg.train.seed, start_step=initial_epoch * steps_per_epoch)
-    callbacks = [tf.keras.callbacks.TerminateOnNaN()]
-    if chief:
-        real = source.take(min(cfg.samples.count, 32), seed=cfg.train.seed + 1)["image"]
-        callbacks += [
-            tf.keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch", profile_batch=0,
-                                           write_graph=False),
-            SampleGrid(run_dir / "samples", count=cfg.samples.count, every=cfg.samples.every,
-                       real_images=real, log_dir=run_dir / "logs"),
-            MetricsTable(run_dir / "metrics.csv", initial_epoch),
-        ]
-    callbacks.append(EpochCheckpoint(manager, epoch_variable))
-
     started = time.perf_counter()
-    try:
-        history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                            callbacks=callbacks, verbose=cfg.train.verbose)
-    except tf.errors.InvalidArgumentError as exc:
-        _explain_data_failure(source, exc)
-        raise
-    finally:
-        if not chief:
-            shutil.rmtree(write_dir, ignore_errors=True)
+    with _naming_unreadable_files(source):
+        callbacks = [tf.keras.callbacks.TerminateOnNaN()]
+        if chief:
+            callbacks.append(tf.keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch",
+                                                            profile_batch=0, write_graph=False))
+        # Every worker draws the samples: under MultiWorkerMirroredStrategy reading the
+        # BatchNorm statistics is a collective, so all workers must take part; only the chief writes.
+        real = source.take(min(cfg.samples.count, 32), seed=cfg.train.seed + 1)["image"]
+        callbacks.append(SampleGrid(run_dir / "samples", count=cfg.samples.count, every=cfg.samples.every,
+                                    real_images=real, log_dir=run_dir / "logs", write=chief))
+        if chief:
+            callbacks.append(MetricsTable(run_dir / "metrics.csv", initial_epoch))
+        callbacks.append(EpochCheckpoint(manager, epoch_variable))
+        try:
+            history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
+                                steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=cfg.train.verbose)
+        finally:
+            if not chief:
+                shutil.rmtree(write_dir, ignore_errors=True)
     last = {k: v[-1] for k, v in history.history.items() if v}
     if any(not math.isfinite(v) for v in last.values()):
         raise TrainingDiverged(
@@ -177,14 +176,19 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     return RunResult(run_dir, cfg, model, initial_epoch, epochs, history.history)
 
 
-def _explain_data_failure(source, exc):
+@contextlib.contextmanager
+def _naming_unreadable_files(source):
     """A decode error deep in tf.data names no file: find the file(s) and say which."""
-    if not isinstance(source, FileSource):
-        return
-    bad = find_unreadable(list(source.paths), "full", desc="finding the unreadable image")
-    if bad:
-        raise DataError(f"training stopped: {len(bad)} image(s) in {source.name} cannot be decoded:\n{describe(bad)}\n"
-                        "Replace or delete them, or set data.on_error=skip with data.validate=full.") from exc
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as exc:
+        if isinstance(source, FileSource):
+            bad = find_unreadable(list(source.paths), "full", desc="finding the unreadable image")
+            if bad:
+                raise DataError(
+                    f"training stopped: {len(bad)} image(s) in {source.name} cannot be decoded:\n{describe(bad)}\n"
+                    "Replace or delete them, or set data.on_error=skip with data.validate=full.") from exc
+        raise
 
 
 def write_run_info(run_dir: Path, name: str, source):

@@ -108,4 +108,4 @@ def test_resolved_config_round_trips_through_yaml(tmp_path):
     again = config_lib.load_yaml(tmp_path / "config.yaml")
     assert again == cfg.to_dict()
     assert config_lib.diff(again, vae_config(smoke=True, overrides=["train.epochs=3"]).to_dict()) == [
-        "train.epochs: 2 -> 3"]
+        "train.epochs: 10 -> 3"]

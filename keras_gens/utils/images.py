@@ -11,7 +11,7 @@ from keras_gens.utils.io import atomic_write_bytes
 
 def to_uint8(images, value_range=(0.0, 1.0)) -> np.ndarray:
     """Map float images in ``value_range`` to uint8 [0, 255] (clipping what lies outside)."""
-    images = np.asarray(images, dtype=np.float32)
+    images = np.nan_to_num(np.asarray(images, dtype=np.float32), nan=0.0)
     lo, hi = float(value_range[0]), float(value_range[1])
     scaled = (images - lo) / (hi - lo)
     return np.clip(np.round(scaled * 255.0), 0, 255).astype(np.uint8)

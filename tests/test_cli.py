@@ -1,0 +1,30 @@
+"""The train command as a user types it: listing, config printing, and errors as one message."""
+from tests.helpers import run_module
+
+
+def test_list_names_every_registered_model():
+    done = run_module("keras_gens.train", "--list", timeout=120)
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.splitlines()[0].startswith("vae ")
+    assert "Unable to register" not in done.stdout  # TF's start-up noise stays hidden
+
+
+def test_user_errors_are_one_message_without_a_traceback(tmp_path):
+    cases = [
+        (["vea"], "error: unknown model 'vea'. Did you mean 'vae'?"),
+        (["vae", "train.epohcs=2"], "Did you mean 'train.epochs'?"),
+        (["vae", "--config", str(tmp_path / "nope.yaml")], "config file not found"),
+        (["vae", "--out", str(tmp_path / "r")], "CelebA not found at data/celeba"),
+        (["vae", "--data", "folder:" + str(tmp_path)], "no images"),
+    ]
+    for args, expected in cases:
+        done = run_module("keras_gens.train", *args, timeout=120)
+        assert done.returncode == 2, (args, done.stdout)
+        assert expected in done.stdout, (args, done.stdout)
+        assert "Traceback" not in done.stdout, (args, done.stdout)
+
+
+def test_print_config_shows_the_resolved_values():
+    done = run_module("keras_gens.train", "vae", "--smoke", "--print-config", "train.epochs=9", timeout=120)
+    assert done.returncode == 0, done.stdout
+    assert "epochs: 9" in done.stdout and "source: digits" in done.stdout

@@ -1,0 +1,87 @@
+"""Distribution: one replica and two take the same step; a two-worker cluster trains to completion."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_gens import data, registry
+from keras_gens.distribute import is_chief, make_strategy
+from keras_gens.models.base import DataInfo
+from tests.helpers import REPO, SMALL_VAE, python_env
+
+# Plain SGD: the weight change is proportional to the gradient, so the comparison
+# measures the gradients themselves (Adam's first step is ±lr whatever their size).
+SGD = ["data.source=digits", "optimizer.name=sgd", "optimizer.beta_1=null", "optimizer.beta_2=null", "optimizer.learning_rate=0.01"]
+
+
+def one_step(strategy, initial_weights, batch):
+    spec = registry.get("vae")
+    cfg = spec.config(overrides=SMALL_VAE + SGD)
+    with strategy.scope():
+        model = spec.build(cfg, DataInfo((32, 32, 3)))
+    model.set_weights(initial_weights)
+    logs = model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, steps_per_epoch=1, verbose=0).history
+    return model.get_weights(), {k: v[0] for k, v in logs.items()}
+
+
+def test_one_and_two_replicas_take_the_same_step():
+    spec = registry.get("vae")
+    cfg = spec.config(overrides=SMALL_VAE + SGD)
+    initial = spec.build(cfg, DataInfo((32, 32, 3))).get_weights()
+    source = data.load(cfg.data)
+    batch = next(iter(source.dataset(16, seed=0)))
+
+    two = make_strategy("mirrored", ["/cpu:0", "/cpu:1"])
+    assert two.num_replicas_in_sync == 2
+    w1, logs1 = one_step(tf.distribute.get_strategy(), initial, batch)
+    w2, logs2 = one_step(two, initial, batch)
+    changed = 0
+    for a, b, before in zip(w1, w2, initial):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        changed += not np.allclose(a, before)
+    assert changed > 20  # the step really moved the weights
+    for key in logs1:
+        assert logs1[key] == pytest.approx(logs2[key], rel=1e-4)
+
+
+def test_auto_picks_no_distribution_on_one_device_and_multiworker_with_a_cluster(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert make_strategy("auto").num_replicas_in_sync == 1
+    assert is_chief()
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:2"]},
+                                                "task": {"type": "worker", "index": 1}}))
+    assert not is_chief()
+
+
+def test_two_workers_train_to_completion(tmp_path):
+    import portpicker
+
+    ports = [portpicker.pick_unused_port() for _ in range(2)]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    out = tmp_path / "run"
+    procs = []
+    for index in range(2):
+        env = python_env(TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        args = [sys.executable, "-m", "keras_gens.train", "vae", "--data", "digits", "--out", str(out), *SMALL_VAE,
+                "train.distribute=multiworker", "train.epochs=2", "train.steps_per_epoch=4", "train.verbose=2"]
+        procs.append(subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True, start_new_session=True))
+    outputs = []
+    try:
+        for proc in procs:
+            outputs.append(proc.communicate(timeout=240)[0])
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    for proc, output in zip(procs, outputs):
+        assert proc.returncode == 0, output[-3000:]
+    assert "2 replica(s)" in outputs[0]
+    assert tf.train.latest_checkpoint(str(out / "checkpoints")).endswith("ckpt-2")
+    assert (out / "samples" / "epoch_0002.png").is_file()
+    assert not (out / ".worker-1").exists()  # the non-chief's scratch checkpoints are removed

@@ -1,0 +1,137 @@
+"""The training runner: run directory, resume (exact, after a kill or Ctrl-C), refusals, divergence, bad data."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_gens import runner
+from keras_gens.errors import DataError, RunDirError, TrainingDiverged
+from keras_gens.utils import metrics_csv
+from tests.helpers import REPO, SMALL_VAE, python_env, random_images, run_module, write_image
+
+
+def train_small(out, *extra, **kwargs):
+    return runner.train("vae", data="digits", out=out, overrides=SMALL_VAE + list(extra), log=lambda *_: None,
+                        **kwargs)
+
+
+def test_run_directory_contents_and_the_loss_drops(tmp_path):
+    out = tmp_path / "run"
+    result = train_small(out, "train.epochs=3")
+    assert {p.name for p in out.iterdir()} >= {"config.yaml", "run.yaml", "checkpoints", "logs", "samples",
+                                               "metrics.csv"}
+    rows = metrics_csv.read_rows(out / "metrics.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    losses = [float(r["loss"]) for r in rows]
+    assert losses[2] < losses[0]
+    assert int(rows[-1]["step"]) == 3 * (1438 // 16)
+    for epoch in (1, 2, 3):
+        grid = cv2.imread(str(out / "samples" / f"epoch_{epoch:04d}.png"))
+        assert grid.shape == (4 * 34 + 2, 4 * 34 + 2, 3)  # 16 images of 32×32 with 2-pixel gaps
+        assert (out / "samples" / f"recon_{epoch:04d}.png").is_file()
+    assert tf.train.latest_checkpoint(str(out / "checkpoints")).endswith("ckpt-3")
+    assert list((out / "logs" / "train").glob("events.out.tfevents.*"))
+    assert list((out / "logs" / "samples").glob("events.out.tfevents.*"))
+    assert (out / "config.yaml").read_text().count("latent_dim: 8") == 1
+    assert result.history["loss"] == pytest.approx(losses, rel=1e-4)
+
+
+def weights_of(run_dir):
+    _, _, model, _ = runner.build_from_run(run_dir)
+    return model.get_weights()
+
+
+def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(tmp_path):
+    # 50 steps per epoch: not a whole pass (89 batches), so the resumed stream starts mid-permutation.
+    train_small(tmp_path / "straight", "train.epochs=2", "train.steps_per_epoch=50")
+    train_small(tmp_path / "resumed", "train.epochs=1", "train.steps_per_epoch=50")
+    result = train_small(tmp_path / "resumed", "train.epochs=2", "train.steps_per_epoch=50")
+    assert result.initial_epoch == 1
+    for a, b in zip(weights_of(tmp_path / "straight"), weights_of(tmp_path / "resumed")):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    straight = metrics_csv.read_rows(tmp_path / "straight" / "metrics.csv")
+    resumed = metrics_csv.read_rows(tmp_path / "resumed" / "metrics.csv")
+    assert [r["loss"] for r in straight] == [r["loss"] for r in resumed]
+
+
+def test_resume_refuses_a_different_config_and_honours_the_modes(tmp_path):
+    out = tmp_path / "run"
+    train_small(out, "train.epochs=1")
+    with pytest.raises(RunDirError, match=r"different config:\n  model.latent_dim: 8 -> 4"):
+        train_small(out, "train.epochs=2", "model.latent_dim=4")
+    with pytest.raises(RunDirError, match="already holds a run"):
+        train_small(out, "train.epochs=2", resume="never")
+    with pytest.raises(RunDirError, match="holds no checkpoint"):
+        train_small(tmp_path / "fresh", resume="require")
+    done = train_small(out, "train.epochs=1")  # nothing left to do
+    assert done.initial_epoch == 1 and done.history == {}
+
+
+def test_divergence_keeps_the_last_finite_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(TrainingDiverged, match="diverged in epoch 1"):
+        train_small(out, "train.epochs=2", "optimizer.learning_rate=1e6", "model.kl_weight=1e6")
+    assert tf.train.latest_checkpoint(str(out / "checkpoints")) is None
+
+
+def test_an_image_that_fails_to_decode_mid_training_is_named(tmp_path):
+    folder = tmp_path / "images"
+    for i, img in enumerate(random_images(20, 32, 32)):
+        write_image(folder / f"{i:02d}.jpg", img)
+    raw = bytearray((folder / "07.jpg").read_bytes())
+    raw[3:200] = b"\x00" * 197  # both JPEG markers intact: only decoding finds it
+    (folder / "07.jpg").write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"cannot be decoded:\n  .*07.jpg"):
+        runner.train("vae", data=f"folder:{folder}", out=tmp_path / "run", log=lambda *_: None,
+                     overrides=SMALL_VAE + ["train.batch_size=4", "train.epochs=1"])
+
+
+def _start_training(out):
+    args = [sys.executable, "-m", "keras_gens.train", "vae", "--data", "digits", "--out", str(out), *SMALL_VAE,
+            "train.epochs=4", "train.steps_per_epoch=150", "train.verbose=2"]
+    return subprocess.Popen(args, cwd=REPO, env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+
+
+def _wait_for(path, proc, timeout=180):
+    deadline = time.time() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"training ended early:\n{proc.stdout.read()[-3000:]}")
+        if time.time() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError(f"{path} did not appear in {timeout}s")
+        time.sleep(0.2)
+
+
+def test_kill_and_ctrl_c_leave_a_checkpoint_to_resume_from(tmp_path):
+    out = tmp_path / "run"
+    checkpoints = out / "checkpoints"
+
+    proc = _start_training(out)
+    _wait_for(checkpoints / "ckpt-1.index", proc)
+    os.killpg(proc.pid, signal.SIGKILL)  # mid-epoch 2, no chance to clean up
+    proc.communicate(timeout=30)
+
+    proc = _start_training(out)
+    _wait_for(checkpoints / "ckpt-2.index", proc)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, output
+    assert "resuming" in output and "from epoch 1" in output
+    assert "re-run the same command to resume" in output
+
+    done = run_module("keras_gens.train", "vae", "--data", "digits", "--out", str(out), *SMALL_VAE,
+                      "train.epochs=4", "train.steps_per_epoch=150", "train.verbose=2")
+    assert done.returncode == 0, done.stdout
+    assert "resuming" in done.stdout
+    rows = metrics_csv.read_rows(out / "metrics.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    assert int(rows[-1]["step"]) == 600
+    assert tf.train.latest_checkpoint(str(checkpoints)).endswith("ckpt-4")

@@ -1,0 +1,197 @@
+"""Throughput benchmarks (not tests): input pipelines and training steps of registered models.
+
+    python tools/bench.py                       # every model, smoke and paper sizes, XLA off and on
+    python tools/bench.py --models vae --sizes paper --jit off --steps 10
+    make bench BENCH_ARGS="--sizes smoke"
+
+Each measurement runs in its own process (clean memory figures, no XLA cache
+shared between settings).  Training is timed on a fixed batch, after warm-up,
+as the median of single steps; the input pipeline is timed alone.  Results
+are printed as a Markdown table and written to bench_out/results.csv.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int) -> dict:
+    import tensorflow as tf
+
+    from keras_gens import data, registry
+    from keras_gens.models.base import DataInfo
+
+    spec = registry.get(name)
+    overrides = [f"train.jit_compile={str(jit).lower()}", "data.source=digits"]
+    if size == "paper":
+        overrides.append("data.crop=null")
+    cfg = spec.config(smoke=(size == "smoke"), overrides=overrides)
+    source = data.load(cfg.data)
+    model = spec.build(cfg, DataInfo.of(source))
+    batch = next(iter(source.dataset(cfg.train.batch_size, seed=0)))
+    iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
+    step = model.make_train_function()
+    times = []
+    for i in range(warmup + steps):
+        start = time.perf_counter()
+        logs = step(iterator)
+        float(next(iter(logs.values())))  # wait for the step to finish
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    ms = statistics.median(times) * 1000
+    return {"what": f"train {name}", "size": size, "image": "x".join(map(str, source.image_shape)),
+            "batch": int(cfg.train.batch_size), "jit": jit, "ms_per_step": round(ms, 1),
+            "images_per_s": round(cfg.train.batch_size / (ms / 1000), 1), "peak_rss_mb": round(peak_rss_mb())}
+
+
+def make_jpeg_folder(root: Path, n: int):
+    """CelebA-shaped stand-ins: 178×218 JPEGs (smooth noise, so they compress like photos)."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        small = rng.integers(0, 256, (28, 23, 3), dtype=np.uint8)
+        cv2.imwrite(str(root / f"{i + 1:06d}.jpg"), cv2.resize(small, (178, 218), interpolation=cv2.INTER_CUBIC))
+
+
+def bench_pipeline(kind: str, batches: int) -> dict:
+    from keras_gens import data
+
+    cfg = {"split": "train", "image_size": 128, "channels": 3, "value_range": [0, 1], "crop": None,
+           "resize_method": "bilinear", "validate": "quick", "on_error": "fail", "limit": None}
+    with tempfile.TemporaryDirectory() as tmp:
+        if kind == "digits":
+            cfg["source"] = "digits"
+        else:
+            make_jpeg_folder(Path(tmp) / "img_align_celeba", 512)
+            cfg.update(source=f"celeba:{tmp}", crop=140)
+        source = data.load(cfg)
+        ds = iter(source.dataset(64, seed=0))
+        for _ in range(3):
+            next(ds)
+        start = time.perf_counter()
+        for _ in range(batches):
+            batch = next(ds)
+        float(batch["image"][0, 0, 0, 0])
+        elapsed = time.perf_counter() - start
+    label = "digits -> 128x128x3" if kind == "digits" else "CelebA-format JPEG 178x218, crop 140 -> 128x128x3"
+    return {"what": f"input pipeline: {label}", "size": "paper", "image": "128x128x3", "batch": 64, "jit": "",
+            "ms_per_step": round(elapsed / batches * 1000, 1), "images_per_s": round(64 * batches / elapsed, 1),
+            "peak_rss_mb": round(peak_rss_mb())}
+
+
+def run_worker(args) -> int:
+    import keras_gens  # noqa: F401  (quiet TF import)
+
+    if args.worker == "pipeline":
+        result = bench_pipeline(args.kind, args.batches)
+    else:
+        result = bench_training(args.model, args.size, args.jit_on, args.steps, args.warmup)
+    print("RESULT " + json.dumps(result))
+    return 0
+
+
+def spawn(*extra) -> dict | None:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, __file__, *extra], capture_output=True, text=True, env=env)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    print(f"  failed: {' '.join(extra)}\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}", file=sys.stderr)
+    return None
+
+
+def machine() -> str:
+    import multiprocessing
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {multiprocessing.cpu_count()} cores"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="all", help="comma-separated model names (default: all registered)")
+    parser.add_argument("--sizes", default="smoke,paper", help="smoke, paper or both")
+    parser.add_argument("--jit", default="both", choices=("off", "on", "both"))
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=30, help="batches timed for the input pipeline")
+    parser.add_argument("--no-pipeline", action="store_true")
+    parser.add_argument("--out", default=str(REPO / "bench_out"))
+    # internal: one measurement in this process
+    parser.add_argument("--worker", choices=("pipeline", "train"))
+    parser.add_argument("--kind", default="digits")
+    parser.add_argument("--model")
+    parser.add_argument("--size")
+    parser.add_argument("--jit-on", action="store_true")
+    args = parser.parse_args()
+    if args.worker:
+        return run_worker(args)
+
+    sys.path.insert(0, str(REPO))
+    import keras_gens  # noqa: F401
+    import tensorflow as tf
+
+    from keras_gens import registry
+
+    names = registry.names() if args.models == "all" else args.models.split(",")
+    sizes = args.sizes.split(",")
+    jits = {"off": [False], "on": [True], "both": [False, True]}[args.jit]
+    print(f"# keras_gens benchmarks — {time.strftime('%Y-%m-%d')}, {machine()}, TensorFlow {tf.__version__}, "
+          f"threads intra={tf.config.threading.get_intra_op_parallelism_threads() or 'default'} "
+          f"inter={tf.config.threading.get_inter_op_parallelism_threads() or 'default'}\n", flush=True)
+    results = []
+    if not args.no_pipeline:
+        for kind in ("digits", "jpeg"):
+            results.append(spawn("--worker", "pipeline", "--kind", kind, "--batches", str(args.batches)))
+    for name in names:
+        for size in sizes:
+            for jit in jits:
+                extra = ["--worker", "train", "--model", name, "--size", size, "--steps", str(args.steps),
+                         "--warmup", str(args.warmup)] + (["--jit-on"] if jit else [])
+                results.append(spawn(*extra))
+                if results[-1]:
+                    r = results[-1]
+                    print(f"  {r['what']} {size} jit={jit}: {r['images_per_s']} images/s", flush=True)
+    results = [r for r in results if r]
+    columns = ["what", "size", "image", "batch", "jit", "ms_per_step", "images_per_s", "peak_rss_mb"]
+    print("\n| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
+    for r in results:
+        print("| " + " | ".join(str(r[c]) for c in columns) + " |")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(results)
+    print(f"\nwritten: {out / 'results.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
