@@ -14,6 +14,7 @@ import copy
 import difflib
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -78,8 +79,6 @@ def find_config_dir() -> Path:
     if os.environ.get("KERAS_GENS_CONFIGS"):
         candidates.append(Path(os.environ["KERAS_GENS_CONFIGS"]))
     candidates.append(Path(__file__).resolve().parent.parent / "configs")
-    import sys
-
     candidates.append(Path(sys.prefix) / "share" / "keras_gens" / "configs")
     for c in candidates:
         if (c / "base.yaml").is_file():
@@ -123,12 +122,6 @@ class Config(dict):
             return v
 
         return unwrap(self)
-
-    def get_path(self, dotted: str):
-        node = self
-        for part in dotted.split("."):
-            node = node[part]
-        return node
 
     def to_yaml(self) -> str:
         return yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False, default_flow_style=False)

@@ -49,7 +49,7 @@ def make_strategy(mode: str = "auto", devices=None) -> tf.distribute.Strategy:
     raise ConfigError(f"train.distribute must be auto, mirrored, multiworker or none; got {mode!r}")
 
 
-def is_chief(strategy: tf.distribute.Strategy | None = None) -> bool:
+def is_chief() -> bool:
     """Whether this process writes the run directory (worker 0, or the chief task, in a cluster)."""
     task = cluster_spec().get("task", {})
     if not task:

@@ -28,7 +28,7 @@ from keras_gens.cli import run_cli
 SIGNATURES = ("serving_default", "generate_float", "sample")
 
 
-def _build_module(model, info: dict):
+def _build_module(model):
     import tensorflow as tf
 
     latent_dim = int(model.latent_dim)
@@ -101,7 +101,7 @@ def export_model(model, out_dir, info: dict | None = None) -> Path:
     from keras_gens.utils.io import replace_dir, temp_dir_beside
 
     out_dir = Path(out_dir)
-    module, signatures = _build_module(model, info or {})
+    module, signatures = _build_module(model)
     tmp = temp_dir_beside(out_dir)
     try:
         tf.saved_model.save(module, str(tmp), signatures=signatures)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,7 +109,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     spec, cfg = resolve_config(name, config_file=config_file, data=data, overrides=overrides, smoke=smoke)
     # MultiWorkerMirroredStrategy must exist before any other TF op runs.
     strategy = make_strategy(cfg.train.distribute, cfg.train.devices)
-    chief = is_chief(strategy)
+    chief = is_chief()
     run_dir = Path(out) if out else default_run_dir(name, cfg, smoke)
     resuming = prepare_run_dir(run_dir, cfg, resume, chief)
     # Non-chief workers of a cluster save into a scratch folder of their own, removed at the end.
@@ -161,7 +162,8 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         callbacks.append(EpochCheckpoint(manager, epoch_variable))
         try:
             history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
-                                steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=cfg.train.verbose)
+                                steps_per_epoch=steps_per_epoch, callbacks=callbacks,
+                                verbose=_verbosity(cfg.train.verbose))
         finally:
             if not chief:
                 shutil.rmtree(write_dir, ignore_errors=True)
@@ -174,6 +176,11 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     log(f"trained epochs {initial_epoch + 1}-{epochs} in {time.perf_counter() - started:.1f}s; "
         f"checkpoint: {manager.latest_checkpoint}")
     return RunResult(run_dir, cfg, model, initial_epoch, epochs, history.history)
+
+
+def _verbosity(verbose: int) -> int:
+    """The progress bar redraws with carriage returns: in a log file or CI, one line per epoch reads better."""
+    return 2 if verbose == 1 and not sys.stdout.isatty() else verbose
 
 
 @contextlib.contextmanager

@@ -1,0 +1,1 @@
+"""Evaluation metrics (FID, KID, sharpness, re-ID mAP/CMC, PXD physics checks), each usable on its own."""

@@ -1,0 +1,74 @@
+"""Small pieces on their own: replica-invariant noise, image grids, the metrics table, atomic writes."""
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_gens import noise
+from keras_gens.distribute import make_strategy
+from keras_gens.utils import metrics_csv
+from keras_gens.utils.images import make_grid, to_uint8
+from keras_gens.utils.io import atomic_write_text, replace_dir, temp_dir_beside
+
+
+def test_noise_is_the_same_on_one_replica_and_on_two():
+    seed = noise.step_seed(seed=5, stream=1, step=42)
+    single = noise.normal(8, (3,), seed).numpy()
+    strategy = make_strategy("mirrored", ["/cpu:0", "/cpu:1"])
+    per_replica = strategy.run(lambda: noise.normal(4, (3,), seed))
+    halves = [t.numpy() for t in strategy.experimental_local_results(per_replica)]
+    np.testing.assert_array_equal(np.concatenate(halves), single)
+    # Another step or stream gives other noise.
+    assert not np.allclose(noise.normal(8, (3,), noise.step_seed(5, 1, 43)).numpy(), single)
+    assert not np.allclose(noise.normal(8, (3,), noise.step_seed(5, 2, 42)).numpy(), single)
+    uniform = noise.uniform(1000, (), seed, minval=2.0, maxval=3.0).numpy()
+    assert 2.0 <= uniform.min() and uniform.max() < 3.0
+
+
+def test_to_uint8_maps_both_value_ranges_and_clips():
+    np.testing.assert_array_equal(to_uint8([0.0, 0.5, 1.0, 1.5]), [0, 128, 255, 255])
+    np.testing.assert_array_equal(to_uint8([-1.0, 0.0, 1.0, -3.0], (-1, 1)), [0, 128, 255, 0])
+    np.testing.assert_array_equal(to_uint8([np.nan]), [0])
+
+
+def test_grid_places_images_row_by_row():
+    images = np.stack([np.full((2, 3, 1), i, np.uint8) for i in range(5)])
+    grid = make_grid(images, ncols=3, pad=1, pad_value=255)
+    assert grid.shape == (2 * 3 + 1, 3 * 4 + 1, 1)
+    assert grid[1, 1, 0] == 0 and grid[1, 5, 0] == 1 and grid[1, 9, 0] == 2 and grid[4, 1, 0] == 3
+    assert grid[4, 9, 0] == 255  # the empty sixth cell stays padding
+    assert make_grid(images).shape == (2 * (2 + 2) + 2, 3 * (3 + 2) + 2, 1)  # default: ceil(sqrt(5)) = 3 columns
+
+
+def test_metrics_table_upsert_adds_columns_and_truncate_drops_redone_epochs(tmp_path):
+    path = tmp_path / "metrics.csv"
+    metrics_csv.upsert(path, 1, {"loss": 2.0})
+    metrics_csv.upsert(path, 2, {"loss": 1.5})
+    metrics_csv.upsert(path, 1, {"fid": 30.25})  # a later evaluation adds a column to epoch 1
+    rows = metrics_csv.read_rows(path)
+    assert rows == [{"epoch": "1", "loss": "2", "fid": "30.25"}, {"epoch": "2", "loss": "1.5", "fid": ""}]
+    metrics_csv.truncate(path, 1)
+    assert [r["epoch"] for r in metrics_csv.read_rows(path)] == ["1"]
+
+
+def test_atomic_writes_leave_no_partial_files(tmp_path, monkeypatch):
+    target = tmp_path / "a.txt"
+    atomic_write_text(target, "old")
+
+    def failing_replace(src, dst):
+        raise OSError("interrupted")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        atomic_write_text(target, "new")
+    monkeypatch.undo()
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["a.txt"]
+
+    final = tmp_path / "model"
+    for version in ("v1", "v2"):
+        tmp = temp_dir_beside(final)
+        (tmp / "content").write_text(version)
+        replace_dir(tmp, final)
+    assert (final / "content").read_text() == "v2"
+    assert sorted(os.listdir(tmp_path)) == ["a.txt", "model"]
