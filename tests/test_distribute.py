@@ -19,20 +19,26 @@ from tests.helpers import REPO, SMALL_VAE, python_env
 SGD = ["data.source=digits", "optimizer.name=sgd", "optimizer.beta_1=null", "optimizer.beta_2=null", "optimizer.learning_rate=0.01"]
 
 
+def network_weights(model):
+    """The encoder's and decoder's weights (model.get_weights() would include the metric totals)."""
+    return [v.numpy() for v in model.encoder.weights + model.decoder.weights]
+
+
 def one_step(strategy, initial_weights, batch):
     spec = registry.get("vae")
     cfg = spec.config(overrides=SMALL_VAE + SGD)
     with strategy.scope():
         model = spec.build(cfg, DataInfo((32, 32, 3)))
-    model.set_weights(initial_weights)
+    for variable, value in zip(model.encoder.weights + model.decoder.weights, initial_weights):
+        variable.assign(value)
     logs = model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, steps_per_epoch=1, verbose=0).history
-    return model.get_weights(), {k: v[0] for k, v in logs.items()}
+    return network_weights(model), {k: v[0] for k, v in logs.items()}
 
 
 def test_one_and_two_replicas_take_the_same_step():
     spec = registry.get("vae")
     cfg = spec.config(overrides=SMALL_VAE + SGD)
-    initial = spec.build(cfg, DataInfo((32, 32, 3))).get_weights()
+    initial = network_weights(spec.build(cfg, DataInfo((32, 32, 3))))
     source = data.load(cfg.data)
     batch = next(iter(source.dataset(16, seed=0)))
 
@@ -40,11 +46,18 @@ def test_one_and_two_replicas_take_the_same_step():
     assert two.num_replicas_in_sync == 2
     w1, logs1 = one_step(tf.distribute.get_strategy(), initial, batch)
     w2, logs2 = one_step(two, initial, batch)
-    changed = 0
-    for a, b, before in zip(w1, w2, initial):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-        changed += not np.allclose(a, before)
-    assert changed > 20  # the step really moved the weights
+    # Compare the updates, not the weights, and relative to the size of the step: float32
+    # sums taken in another order differ in their last bits, and some gradients (biases
+    # followed by BatchNorm) are sums that cancel to almost nothing.  A gradient off by the
+    # replica count (0.5x or 2x) or different noise per example would be off by tens of percent.
+    steps1 = [a - w for a, w in zip(w1, initial)]
+    steps2 = [b - w for b, w in zip(w2, initial)]
+    largest = max(np.abs(s).max() for s in steps1)
+    assert sum(np.abs(s).max() > 0 for s in steps1) > 20  # the step really moved the weights
+    for s1, s2 in zip(steps1, steps2):
+        assert np.abs(s1 - s2).max() <= 1e-3 * largest
+    flat1, flat2 = (np.concatenate([s.ravel() for s in steps]) for steps in (steps1, steps2))
+    assert np.linalg.norm(flat1 - flat2) <= 1e-3 * np.linalg.norm(flat1)
     for key in logs1:
         assert logs1[key] == pytest.approx(logs2[key], rel=1e-4)
 
