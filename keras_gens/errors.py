@@ -13,6 +13,10 @@ class DataError(UserError):
     """A data source is missing, empty, corrupt or malformed."""
 
 
+class DataMissing(DataError):
+    """A named data set is not on this machine; the message says what to download and where."""
+
+
 class RunDirError(UserError):
     """The run directory cannot be used as asked (e.g. it holds a different run)."""
 

@@ -5,6 +5,7 @@ A run directory holds:
     checkpoints/    model, optimizers, step counter and epoch after each epoch
     logs/           TensorBoard (scalars per epoch, sample grids)
     samples/        PNG grids per epoch
+    figures/        for auto-encoders, at the end: random samples, held-out reconstructions, interpolations
     metrics.csv     one row per epoch
 
 Resuming: re-running with the same run directory continues from its latest
@@ -30,11 +31,11 @@ import keras_gens
 from keras_gens import config as config_lib
 from keras_gens import data as data_lib
 from keras_gens import registry
-from keras_gens.callbacks import EpochCheckpoint, MetricsTable, SampleGrid
+from keras_gens.callbacks import AutoencoderFigures, EpochCheckpoint, MetricsTable, SampleGrid
 from keras_gens.data.pipeline import FileSource
 from keras_gens.data.validate import describe, find_unreadable
 from keras_gens.distribute import is_chief, make_strategy, task_label
-from keras_gens.errors import DataError, RunDirError, TrainingDiverged
+from keras_gens.errors import DataError, DataMissing, RunDirError, TrainingDiverged
 from keras_gens.models.base import DataInfo
 from keras_gens.utils.io import atomic_write_text
 
@@ -116,7 +117,14 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     write_dir = run_dir if chief else run_dir / f".{task_label()}"
 
     tf.keras.utils.set_random_seed(cfg.train.seed)
-    source = data_lib.load(cfg.data)
+    try:
+        source = data_lib.load(cfg.data)
+    except DataMissing as exc:
+        raise DataMissing(
+            f"{exc}\n  To try {name} now, without any download:\n"
+            f"    python -m keras_gens.train {name} --smoke          (embedded digits, small widths, a few minutes)\n"
+            f"    python -m keras_gens.train {name} --data digits    (the paper's sizes on the embedded digits)"
+        ) from None
     info = DataInfo.of(source)
     if chief:
         write_run_info(run_dir, name, source)
@@ -157,6 +165,9 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         real = source.take(min(cfg.samples.count, 32), seed=cfg.train.seed + 1)["image"]
         callbacks.append(SampleGrid(run_dir / "samples", count=cfg.samples.count, every=cfg.samples.every,
                                     real_images=real, log_dir=run_dir / "logs", write=chief))
+        if hasattr(model, "encode"):
+            heldout = data_lib.load_heldout(cfg.data).take(32, seed=cfg.train.seed + 2)["image"]
+            callbacks.append(AutoencoderFigures(run_dir / "figures", heldout, seed=cfg.train.seed, write=chief))
         if chief:
             callbacks.append(MetricsTable(run_dir / "metrics.csv", initial_epoch))
         callbacks.append(EpochCheckpoint(manager, epoch_variable))

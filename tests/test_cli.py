@@ -5,7 +5,8 @@ from tests.helpers import run_module
 def test_list_names_every_registered_model():
     done = run_module("keras_gens.train", "--list", timeout=120)
     assert done.returncode == 0, done.stdout
-    assert done.stdout.splitlines()[0].startswith("vae ")
+    names = [line.split()[0] for line in done.stdout.splitlines()]
+    assert names == ["vae", "vae_resnet", "wae", "wae_resnet"]
     assert "Unable to register" not in done.stdout  # TF's start-up noise stays hidden
 
 
@@ -15,6 +16,8 @@ def test_user_errors_are_one_message_without_a_traceback(tmp_path):
         (["vae", "train.epohcs=2"], "Did you mean 'train.epochs'?"),
         (["vae", "--config", str(tmp_path / "nope.yaml")], "config file not found"),
         (["vae", "--out", str(tmp_path / "r")], "CelebA not found at data/celeba"),
+        # The headline command, exactly as typed: CelebA is absent here, so it says what to do.
+        (["wae_resnet"], "python -m keras_gens.train wae_resnet --smoke"),
         (["vae", "--data", "folder:" + str(tmp_path)], "no images"),
     ]
     for args, expected in cases:

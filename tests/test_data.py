@@ -160,7 +160,7 @@ def test_celeba_missing_says_what_to_download(tmp_path):
     with pytest.raises(DataError) as err:
         data.load(data_cfg(f"celeba:{tmp_path / 'celeba'}"))
     msg = str(err.value)
-    assert "img_align_celeba.zip" in msg and "list_eval_partition.txt" in msg and "--data digits" in msg
+    assert "img_align_celeba.zip" in msg and "list_eval_partition.txt" in msg and "mmlab.ie.cuhk.edu.hk" in msg
 
 
 def write_keras_mnist(path, n_train=12, n_test=4):

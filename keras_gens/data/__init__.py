@@ -8,10 +8,10 @@ from __future__ import annotations
 import difflib
 
 from keras_gens.data.pipeline import ArraySource, DataSource, FileSource, Preprocess, index_stream
-from keras_gens.data.sources import LOADERS, SPEC_HELP
+from keras_gens.data.sources import LOADERS, SPEC_HELP, SPLIT_AWARE
 from keras_gens.errors import DataError
 
-__all__ = ["load", "parse_spec", "DataSource", "ArraySource", "FileSource", "Preprocess", "index_stream",
+__all__ = ["load", "load_heldout", "parse_spec", "DataSource", "ArraySource", "FileSource", "Preprocess", "index_stream",
            "SPEC_HELP"]
 
 
@@ -34,6 +34,14 @@ def load(data_cfg) -> DataSource:
     if limit:
         source = _limited(source, int(limit))
     return source
+
+
+def load_heldout(data_cfg) -> DataSource:
+    """The test split of a source that has one; otherwise (folders, .npz) the source itself."""
+    kind, _ = parse_spec(data_cfg["source"])
+    if kind in SPLIT_AWARE and data_cfg["split"] != "test":
+        return load({**data_cfg, "split": "test", "limit": None})
+    return load(data_cfg)
 
 
 def _limited(source: DataSource, n: int) -> DataSource:

@@ -17,7 +17,7 @@ import numpy as np
 
 from keras_gens.data.pipeline import ArraySource, DataSource, FileSource, Preprocess
 from keras_gens.data.validate import IMAGE_EXTENSIONS, describe, find_unreadable
-from keras_gens.errors import DataError
+from keras_gens.errors import DataError, DataMissing
 
 SPEC_HELP = (
     "digits | folder:PATH | celeba:PATH | mnist | mnist:FILE.npz | cifar10 | cifar10:PATH | npz:FILE.npz"
@@ -116,7 +116,7 @@ def _keras_download(loader, what: str, url: str, local_hint: str):
     message = (f"{what} is not on this machine and could not be downloaded.\n"
                f"  Download {url}\n  and {local_hint}")
     if _offline():
-        raise DataError(message + "\n  (KERAS_GENS_OFFLINE is set, so no download was tried.)")
+        raise DataMissing(message + "\n  (KERAS_GENS_OFFLINE is set, so no download was tried.)")
     import socket
 
     previous = socket.getdefaulttimeout()
@@ -124,7 +124,7 @@ def _keras_download(loader, what: str, url: str, local_hint: str):
     try:
         return loader()
     except Exception as exc:  # urllib raises several types; all mean the same to the user
-        raise DataError(f"{message}\n  (download failed: {exc})") from None
+        raise DataMissing(f"{message}\n  (download failed: {exc})") from None
     finally:
         socket.setdefaulttimeout(previous)
 
@@ -138,7 +138,7 @@ def load_mnist(path, data_cfg, preprocess: Preprocess) -> DataSource:
     file = Path(path).expanduser() if path else _keras_cache("mnist.npz")
     if not file.is_file():
         if path:
-            raise DataError(f"MNIST file not found: {file}\n  Download {MNIST_URL} and pass its path: --data mnist:PATH")
+            raise DataMissing(f"MNIST file not found: {file}\n  Download {MNIST_URL} and pass its path: --data mnist:PATH")
         import tensorflow as tf
 
         _keras_download(tf.keras.datasets.mnist.load_data, "MNIST", MNIST_URL,
@@ -188,7 +188,7 @@ def load_cifar10(path, data_cfg, preprocess: Preprocess) -> DataSource:
         elif (root / "cifar-10-batches-py").is_dir():
             root = root / "cifar-10-batches-py"
         if not root.is_dir():
-            raise DataError(f"CIFAR-10 not found at {root}.\n  Download {CIFAR10_URL} and {hint}")
+            raise DataMissing(f"CIFAR-10 not found at {root}.\n  Download {CIFAR10_URL} and {hint}")
     else:
         root = _keras_cache("cifar-10-batches-py")
         if not (root / "data_batch_1").is_file():
@@ -265,12 +265,11 @@ def load_celeba(path, data_cfg, preprocess: Preprocess) -> DataSource:
     root = Path(path or "data/celeba").expanduser()
     images_dir = root / "img_align_celeba" if (root / "img_align_celeba").is_dir() else root
     if not images_dir.is_dir() or not any(images_dir.glob("*.jpg")):
-        raise DataError(
+        raise DataMissing(
             f"CelebA not found at {root}.\n"
             f"  Download 'Align&Cropped Images' (img_align_celeba.zip) and list_eval_partition.txt from {CELEBA_URL}\n"
             f"  and unzip so that {root / 'img_align_celeba' / '000001.jpg'} exists, with "
-            f"{root / 'list_eval_partition.txt'} beside it; then pass --data celeba:{root}\n"
-            "  No download needed to try the model: add --data digits (the embedded data set).")
+            f"{root / 'list_eval_partition.txt'} beside it; then pass --data celeba:{root}")
     partition_file = next((p for p in (root / "list_eval_partition.txt", images_dir / "list_eval_partition.txt",
                                        root / "Eval" / "list_eval_partition.txt") if p.is_file()), None)
     split = data_cfg["split"]
@@ -296,6 +295,9 @@ def load_celeba(path, data_cfg, preprocess: Preprocess) -> DataSource:
         raise DataError(f"CelebA split '{split}' is empty in {root}")
     return _checked_file_source(f"celeba:{root}", paths, np.zeros(len(paths)), data_cfg, preprocess)
 
+
+# Sources whose data.split selects a train or test part (the others ignore it).
+SPLIT_AWARE = {"digits", "mnist", "cifar10", "celeba"}
 
 LOADERS = {
     "digits": load_digits,

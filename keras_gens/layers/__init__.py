@@ -1,4 +1,5 @@
 """Reusable Keras layers (each builds, calls, and saves on its own)."""
 from keras_gens.layers.normalization import batch_norm
+from keras_gens.layers.resnet import ConvolutionalBlock, IdentityBlock, build_resnet_encoder, scale_width
 
-__all__ = ["batch_norm"]
+__all__ = ["batch_norm", "ConvolutionalBlock", "IdentityBlock", "build_resnet_encoder", "scale_width"]

@@ -1,4 +1,5 @@
 """Losses, each a small module tested on its own."""
 from keras_gens.losses.autoencoder import gaussian_kl, squared_error
+from keras_gens.losses.wae import gan_discriminator_loss, gan_encoder_penalty, mmd_penalty
 
-__all__ = ["gaussian_kl", "squared_error"]
+__all__ = ["gaussian_kl", "squared_error", "gan_discriminator_loss", "gan_encoder_penalty", "mmd_penalty"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_gens.errors import ConfigError
-from keras_gens.layers import batch_norm
+from keras_gens.layers import batch_norm, build_resnet_encoder, scale_width
 from keras_gens.losses import gaussian_kl, squared_error
 from keras_gens.models.base import DataInfo, GenerativeModel
 from keras_gens.optim import make_optimizer
@@ -22,8 +22,10 @@ layers = tf.keras.layers
 
 
 def build_encoder(image_shape, filters=(32, 64, 128, 256, 512), kernel_size=3, dense_units=2048,
-                  latent_dim=512, leaky_slope=0.02, name="encoder") -> tf.keras.Model:
+                  latent_dim=512, leaky_slope=0.02, width=1.0, name="encoder") -> tf.keras.Model:
     """Image -> (mean, log-variance) of the Gaussian posterior q(z|x)."""
+    filters = [scale_width(f, width) for f in filters]
+    dense_units = scale_width(dense_units, width)
     x = inputs = tf.keras.Input(image_shape, name="image")
     for i, f in enumerate(filters, 1):
         x = layers.Conv2D(f, kernel_size, strides=2, padding="same", name=f"conv{i}")(x)
@@ -42,15 +44,13 @@ def build_encoder(image_shape, filters=(32, 64, 128, 256, 512), kernel_size=3, d
 
 
 def build_decoder(image_shape, filters=(256, 128, 64, 32, 16), kernel_size=3, dense_units=2048,
-                  start_channels=512, latent_dim=512, leaky_slope=0.02, name="decoder") -> tf.keras.Model:
+                  start_channels=512, latent_dim=512, leaky_slope=0.02, width=1.0, output_batchnorm=True,
+                  name="decoder") -> tf.keras.Model:
     """Latent -> image in [0, 1]."""
-    height, width, channels = image_shape
-    scale = 2 ** len(filters)
-    if height % scale or width % scale:
-        raise ConfigError(
-            f"the VAE decoder upsamples ×{scale} ({len(filters)} stride-2 layers), so data.image_size "
-            f"must be a multiple of {scale}; got {height}×{width}")
-    start_h, start_w = height // scale, width // scale
+    filters = [scale_width(f, width) for f in filters]
+    dense_units, start_channels = scale_width(dense_units, width), scale_width(start_channels, width)
+    channels = image_shape[-1]
+    start_h, start_w = start_size(image_shape, len(filters), "VAE")
     z = inputs = tf.keras.Input((latent_dim,), name="z")
     x = layers.Dense(dense_units, activation="selu", name="dense1")(z)
     x = batch_norm(name="bn_dense1")(x)
@@ -63,10 +63,25 @@ def build_decoder(image_shape, filters=(256, 128, 64, 32, 16), kernel_size=3, de
     x = layers.Conv2DTranspose(channels, kernel_size, strides=1, padding="same", name="to_image")(x)
     # The thesis lists "sigmoid and BatchNormalization" for this layer.  BN after
     # the sigmoid would push outputs out of the [0, 1] pixel range, so we read
-    # it as BN then sigmoid, which keeps the output a valid image.
-    x = batch_norm(name="bn_out")(x)
+    # it as BN then sigmoid, which keeps the output a valid image.  (That BN
+    # standardises the pre-activations, so dark backgrounds need a large BN
+    # scale, which Adam grows slowly: short runs look washed out.  Setting
+    # model.output_batchnorm=false drops it; true is the thesis.)
+    if output_batchnorm:
+        x = batch_norm(name="bn_out")(x)
     images = layers.Activation("sigmoid", name="sigmoid")(x)
     return tf.keras.Model(inputs, images, name=name)
+
+
+def start_size(image_shape, upsamplings: int, family: str) -> tuple[int, int]:
+    """The decoder's first feature-map size: the image size divided by 2^(stride-2 layers)."""
+    height, width = image_shape[0], image_shape[1]
+    scale = 2 ** upsamplings
+    if height % scale or width % scale:
+        raise ConfigError(
+            f"the {family} decoder upsamples ×{scale} ({upsamplings} stride-2 layers), so data.image_size "
+            f"must be a multiple of {scale}; got {height}×{width}")
+    return height // scale, width // scale
 
 
 class VAE(GenerativeModel):
@@ -117,21 +132,58 @@ class VAE(GenerativeModel):
         self.finish_step()
         return self.tracked_results()
 
+    def encode(self, images):
+        """The posterior means: the codes used for reconstructions and interpolations."""
+        mean, _ = self.encoder(images, training=False)
+        return mean
+
     def reconstruct(self, images):
         return self(images, training=False)
+
+
+def check_unit_range(name, data: DataInfo):
+    if tuple(data.value_range) != (0.0, 1.0):
+        raise ConfigError(f"{name}'s decoder ends in a sigmoid, so data.value_range must be [0, 1]; "
+                          f"got {list(data.value_range)}")
+
+
+def _vae_decoder(m, data: DataInfo):
+    return build_decoder(data.image_shape, m.decoder_filters, m.kernel_size, m.dense_units,
+                         m.decoder_start_channels, m.latent_dim, m.leaky_slope, m.width, m.output_batchnorm)
+
+
+def _compiled_vae(name, encoder, decoder, cfg) -> VAE:
+    m = cfg.model
+    model = VAE(encoder, decoder, latent_dim=m.latent_dim, decoder_variance=m.decoder_variance,
+                kl_weight=m.kl_weight, seed=cfg.train.seed, name=name)
+    model.compile(optimizer=make_optimizer(cfg.optimizer), jit_compile=cfg.train.jit_compile)
+    return model
 
 
 @register("vae", summary="VAE of the WAE-ResNet thesis (seed 003, §4.3.1): conv encoder, deconv decoder, latent 512")
 def build_vae(cfg, data: DataInfo) -> VAE:
     m = cfg.model
-    if tuple(data.value_range) != (0.0, 1.0):
-        raise ConfigError(f"vae's decoder ends in a sigmoid, so data.value_range must be [0, 1]; "
-                          f"got {list(data.value_range)}")
+    check_unit_range("vae", data)
     encoder = build_encoder(data.image_shape, m.encoder_filters, m.kernel_size, m.dense_units, m.latent_dim,
-                            m.leaky_slope)
-    decoder = build_decoder(data.image_shape, m.decoder_filters, m.kernel_size, m.dense_units,
-                            m.decoder_start_channels, m.latent_dim, m.leaky_slope)
-    model = VAE(encoder, decoder, latent_dim=m.latent_dim, decoder_variance=m.decoder_variance,
-                kl_weight=m.kl_weight, seed=cfg.train.seed, name="vae")
-    model.compile(optimizer=make_optimizer(cfg.optimizer), jit_compile=cfg.train.jit_compile)
-    return model
+                            m.leaky_slope, m.width)
+    return _compiled_vae("vae", encoder, _vae_decoder(m, data), cfg)
+
+
+@register("vae_resnet", summary="VAE-ResNet of the thesis (§4.3.3): ResNet encoder, the VAE's decoder, latent 512")
+def build_vae_resnet(cfg, data: DataInfo) -> VAE:
+    m = cfg.model
+    check_unit_range("vae_resnet", data)
+    # The thesis's encoder list ends in "Dense 64" (copied from the WAE-ResNet list)
+    # while it gives the latent dimension as 512 and the decoder takes 512: the
+    # mean and log-variance heads are Dense(latent_dim).
+    encoder = build_resnet_encoder(data.image_shape, m.latent_dim, gaussian=True, width=m.width,
+                                   stem_filters=m.resnet_stem_filters, stages=resnet_stages(m))
+    return _compiled_vae("vae_resnet", encoder, _vae_decoder(m, data), cfg)
+
+
+def resnet_stages(m):
+    """The ``resnet_*`` config keys as (filters, stride, identity blocks) per stage."""
+    lengths = {len(m.resnet_filters), len(m.resnet_strides), len(m.resnet_identity_blocks)}
+    if len(lengths) != 1:
+        raise ConfigError("model.resnet_filters, resnet_strides and resnet_identity_blocks need one entry per stage")
+    return tuple(zip(m.resnet_filters, m.resnet_strides, m.resnet_identity_blocks))
