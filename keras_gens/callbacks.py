@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from keras_gens.figures import reconstruction_grid, write_autoencoder_figures
 from keras_gens.utils import metrics_csv
 from keras_gens.utils.images import make_grid, save_png, to_uint8
 
@@ -39,7 +40,7 @@ class SampleGrid(tf.keras.callbacks.Callback):
         if self.real_images is not None:
             recon = self.model.reconstruct(self.real_images)
             if recon is not None:
-                grids["recon"] = self.reconstruction_grid(np.asarray(recon))
+                grids["recon"] = reconstruction_grid(self.real_images, np.asarray(recon), self.model.value_range)
         if not self.write:
             return
         for kind, grid in grids.items():
@@ -54,16 +55,23 @@ class SampleGrid(tf.keras.callbacks.Callback):
         images = self.model.generate(self.z, self.labels)
         return make_grid(to_uint8(images, self.model.value_range))
 
-    def reconstruction_grid(self, recon) -> np.ndarray:
-        """Rows of real images, each followed by the row of their reconstructions."""
-        real = to_uint8(self.real_images, self.model.value_range)
-        fake = to_uint8(recon, self.model.value_range)
-        cols = min(8, len(real))
-        whole_rows = len(real) // cols * cols
-        rows = []
-        for start in range(0, whole_rows, cols):
-            rows += [real[start:start + cols], fake[start:start + cols]]
-        return make_grid(np.concatenate(rows), ncols=cols)
+
+class AutoencoderFigures(tf.keras.callbacks.Callback):
+    """At the end of training an auto-encoder (a model with ``encode``): ``figures/random.png``,
+    ``reconstructions.png`` and ``interpolations.png`` from held-out images (the thesis's Figures 4.1–4.3)."""
+
+    def __init__(self, out_dir, heldout, *, seed=0, write=True):
+        super().__init__()
+        self.out_dir, self.heldout, self.seed, self.write = Path(out_dir), heldout, seed, write
+
+    def on_train_end(self, logs=None):
+        if not self._finite(logs):  # a diverged run has nothing worth drawing
+            return
+        write_autoencoder_figures(self.model, self.heldout, self.out_dir, seed=self.seed, write=self.write)
+
+    @staticmethod
+    def _finite(logs):
+        return all(np.isfinite(v) for v in (logs or {}).values() if np.isscalar(v))
 
 
 class MetricsTable(tf.keras.callbacks.Callback):

@@ -1,1 +1,4 @@
-"""Evaluation metrics (FID, KID, sharpness, re-ID mAP/CMC, PXD physics checks), each usable on its own."""
+"""Evaluation metrics, each usable on its own."""
+from keras_gens.metrics.sharpness import gradient_sharpness, laplacian_variance
+
+__all__ = ["gradient_sharpness", "laplacian_variance"]

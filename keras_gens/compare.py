@@ -1,0 +1,164 @@
+"""Train several auto-encoders on the same data with the same budget, and tabulate them as the
+WAE-ResNet thesis does (its Tables 4.3–4.5).
+
+    python -m keras_gens.compare [MODEL ...] [--data SPEC] [--smoke] [--out DIR] [--samples N] [key=value ...]
+
+MODELs default to vae vae_resnet wae wae_resnet.  Each is trained with the
+runner into DIR/<model> (re-running resumes them), then evaluated on held-out
+images (the data's test split where it has one):
+
+    interpolations   sharpness of images decoded between the codes of held-out pairs (Table 4.3)
+    random           FID and sharpness of N samples from the prior (Table 4.4)
+    reconstructions  FID and sharpness of N held-out reconstructions (Table 4.5)
+
+Sharpness is the thesis's gradient sharpness (keras_gens.metrics.sharpness);
+the official WAE code's Laplacian variance and the mean squared reconstruction
+error are reported beside it.  FID columns stay empty until the FID metric is
+available.  Writes DIR/comparison.csv and DIR/comparison.md.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from keras_gens import _env  # noqa: F401
+from keras_gens.cli import run_cli
+
+THESIS_MODELS = ("vae", "vae_resnet", "wae", "wae_resnet")
+COLUMNS = ["model", "epochs", "interpolation_sharpness", "random_fid", "random_sharpness", "reconstruction_fid",
+           "reconstruction_sharpness", "random_laplacian_var", "reconstruction_laplacian_var", "reconstruction_mse"]
+
+
+class _MeanOfImages:
+    """Per-image metric values averaged over everything added."""
+
+    def __init__(self, fn, value_range):
+        self.fn, self.value_range, self.total, self.count = fn, value_range, 0.0, 0
+
+    def add(self, images):
+        values = self.fn(images, self.value_range, per_image=True)
+        self.total += float(np.sum(values))
+        self.count += len(values)
+
+    @property
+    def value(self) -> float:
+        return self.total / max(self.count, 1)
+
+
+def evaluate_autoencoder(model, heldout_source, *, n: int, pairs: int = 16, steps: int = 8, seed: int = 0,
+                         batch_size: int = 100) -> dict:
+    """The comparison's metrics for one trained auto-encoder (streamed: memory does not grow with n)."""
+    from keras_gens.figures import interpolate
+    from keras_gens.metrics import gradient_sharpness, laplacian_variance
+
+    vr = model.value_range
+    meters = {name: _MeanOfImages(fn, vr) for name, fn in (
+        ("random_sharpness", gradient_sharpness), ("random_laplacian_var", laplacian_variance),
+        ("reconstruction_sharpness", gradient_sharpness), ("reconstruction_laplacian_var", laplacian_variance),
+        ("interpolation_sharpness", gradient_sharpness))}
+    codes = model.sample_latent(n, seed=seed)
+    for start in range(0, n, batch_size):
+        images = np.asarray(model.generate(codes[start:start + batch_size]))
+        meters["random_sharpness"].add(images)
+        meters["random_laplacian_var"].add(images)
+
+    n_real = min(n, heldout_source.num_examples)
+    squared_error, pixels, done = 0.0, 0, 0
+    for batch in heldout_source.dataset(batch_size, seed=seed, shuffle=False, repeat=False, drop_remainder=False):
+        real = batch["image"].numpy()[: n_real - done]
+        recon = np.asarray(model.reconstruct(real))
+        meters["reconstruction_sharpness"].add(recon)
+        meters["reconstruction_laplacian_var"].add(recon)
+        squared_error += float(np.sum((recon - real) ** 2))
+        pixels += real.size
+        done += len(real)
+        if done >= n_real:
+            break
+
+    real = heldout_source.take(2 * pairs, seed=seed + 1)["image"]
+    half = len(real) // 2
+    meters["interpolation_sharpness"].add(
+        interpolate(model, real[:half], real[half:2 * half], steps).reshape(-1, *real.shape[1:]))
+    result = {name: meter.value for name, meter in meters.items()}
+    result["reconstruction_mse"] = squared_error / max(pixels, 1)
+    result["random_fid"] = result["reconstruction_fid"] = ""  # filled once the FID metric exists
+    return result
+
+
+def markdown_table(rows: list[dict]) -> str:
+    def cell(v):
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in COLUMNS) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def compare(models=THESIS_MODELS, *, data=None, out="runs/compare", overrides=(), smoke=False, n=1000,
+            pairs=16, log=print) -> list[dict]:
+    from keras_gens import data as data_lib
+    from keras_gens import runner
+    from keras_gens.utils.io import atomic_write_text
+
+    out = Path(out)
+    rows = []
+    for name in models:
+        log(f"== {name}")
+        result = runner.train(name, data=data, out=out / name, overrides=overrides, smoke=smoke, log=log)
+        model = result.model
+        if not hasattr(model, "encode"):
+            raise SystemExit(f"{name} is not an auto-encoder; compare takes auto-encoders only")
+        heldout = data_lib.load_heldout(result.config.data)
+        metrics = evaluate_autoencoder(model, heldout, n=n, pairs=pairs, seed=result.config.train.seed)
+        rows.append({"model": name, "epochs": result.epochs, **metrics})
+        log(markdown_table(rows[-1:]))
+
+    # Real held-out images as the reference the generated ones are judged against.
+    from keras_gens.metrics import gradient_sharpness, laplacian_variance
+
+    real = heldout.take(min(n, heldout.num_examples), seed=1)["image"]
+    rows.append({"model": f"(real held-out images, {len(real)})", "epochs": "",
+                 "random_sharpness": gradient_sharpness(real, heldout.value_range),
+                 "random_laplacian_var": laplacian_variance(real, heldout.value_range)})
+    with open(out / "comparison.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    table = markdown_table(rows)
+    atomic_write_text(out / "comparison.md",
+                      f"# Auto-encoder comparison ({heldout.name}, {n} samples)\n\nSharpness: the thesis's gradient "
+                      "sharpness on a 0-255 grayscale scale (larger is sharper). FID: empty until the FID metric "
+                      f"exists.\n\n{table}\n")
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m keras_gens.compare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("items", nargs="*", metavar="MODEL|key=value",
+                        help=f"models (default: {' '.join(THESIS_MODELS)}) and config overrides for all of them")
+    parser.add_argument("--data", help="data source for every model (default: each model's config)")
+    parser.add_argument("--smoke", action="store_true", help="each model's small settings (embedded digits)")
+    parser.add_argument("--out", default="runs/compare", help="folder for the runs and tables (default runs/compare)")
+    parser.add_argument("--samples", type=int, default=1000, help="random samples and reconstructions to score")
+    parser.add_argument("--pairs", type=int, default=16, help="held-out pairs to interpolate between")
+    args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)
+    models = [i for i in args.items if "=" not in i] or list(THESIS_MODELS)
+    overrides = [i for i in args.items if "=" in i]
+
+    def work():
+        rows = compare(models, data=args.data, out=args.out, overrides=overrides, smoke=args.smoke, n=args.samples,
+                       pairs=args.pairs)
+        print("\n" + markdown_table(rows))
+        print(f"\nwritten: {Path(args.out) / 'comparison.csv'} and comparison.md")
+        return 0
+
+    return run_cli(work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The thesis's outputs: interpolations, the comparison table, and exports of all four decoders."""
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from keras_gens import compare, export, registry
+from keras_gens.figures import interpolate, interpolation_grid
+from keras_gens.models.base import DataInfo
+from tests.helpers import python_env
+
+SMALL = ["data.image_size=32", "data.crop=null", "model.width=0.0625", "model.latent_dim=8"]
+THESIS_MODELS = ("vae", "vae_resnet", "wae", "wae_resnet")
+
+
+def small(name):
+    spec = registry.get(name)
+    return spec.build(spec.config(overrides=SMALL), DataInfo((32, 32, 3)))
+
+
+def test_interpolating_between_one_code_and_itself_gives_its_reconstruction():
+    model = small("wae")
+    images = np.random.default_rng(0).random((3, 32, 32, 3)).astype(np.float32)
+    path = interpolate(model, images, images, steps=4)
+    assert path.shape == (3, 4, 32, 32, 3)
+    recon = model.reconstruct(images).numpy()
+    for k in range(4):
+        np.testing.assert_allclose(path[:, k], recon, atol=1e-5)
+    grid = interpolation_grid(images, path, images)
+    assert grid.shape == (3 * 34 + 2, 6 * 34 + 2, 3)  # each row: real, 4 decoded, real
+
+
+class GreyLevelAutoencoder:
+    """Code = the image's mean grey level; decoding paints the whole image with the code."""
+
+    value_range = (0.0, 1.0)
+
+    def encode(self, images):
+        return images.mean(axis=(1, 2, 3))[:, None]
+
+    def generate(self, codes):
+        return np.broadcast_to(np.asarray(codes)[:, :, None, None], (len(codes), 4, 4, 1)).transpose(0, 2, 3, 1)
+
+
+def test_interpolation_walks_the_straight_line_between_codes():
+    black, white = np.zeros((1, 4, 4, 1), np.float32), np.ones((1, 4, 4, 1), np.float32)
+    path = interpolate(GreyLevelAutoencoder(), black, white, steps=3)
+    np.testing.assert_allclose(path[0, :, 0, 0, 0], [0.25, 0.5, 0.75], rtol=1e-6)
+
+
+def test_comparison_table_and_run_figures(tmp_path):
+    rows = compare.compare(["vae", "wae"], smoke=True, out=tmp_path,
+                           overrides=["train.epochs=1", "train.steps_per_epoch=3", "train.verbose=0"],
+                           n=40, pairs=4, log=lambda *_: None)
+    assert [r["model"] for r in rows][:2] == ["vae", "wae"] and rows[2]["model"].startswith("(real held-out")
+    for row in rows[:2]:
+        for key in ("interpolation_sharpness", "random_sharpness", "reconstruction_sharpness", "reconstruction_mse"):
+            assert np.isfinite(row[key]) and row[key] > 0, (row["model"], key)
+        assert row["random_fid"] == "" and row["epochs"] == 1
+    with open(tmp_path / "comparison.csv") as f:
+        table = list(csv.DictReader(f))
+    assert table[0]["model"] == "vae" and float(table[1]["random_sharpness"]) == pytest.approx(
+        rows[1]["random_sharpness"], rel=1e-6)
+    assert "| vae | 1 |" in (tmp_path / "comparison.md").read_text()
+    for name in ("vae", "wae"):
+        for figure in ("random.png", "reconstructions.png", "interpolations.png"):
+            assert (tmp_path / name / "figures" / figure).is_file(), (name, figure)
+
+
+LOAD_ALL = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+shapes = {}
+for path in sys.argv[1:]:
+    m = tf.saved_model.load(path)
+    out = m.signatures["sample"](n=tf.constant(2), seed=tf.constant(0, tf.int64))["images"]
+    shapes[path] = [out.dtype.name] + out.shape.as_list()
+print(json.dumps({"shapes": shapes, "project": [k for k in sys.modules if k.startswith("keras_gens")]}))
+"""
+
+
+def test_all_four_decoders_export_and_load_with_tensorflow_alone(tmp_path):
+    paths = [str(export.export_model(small(name), tmp_path / name)) for name in THESIS_MODELS]
+    env = python_env()
+    env.pop("PYTHONPATH")
+    proc = subprocess.run([sys.executable, "-c", LOAD_ALL, *paths], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["project"] == []
+    assert all(shape == ["uint8", 2, 32, 32, 3] for shape in result["shapes"].values()), result
