@@ -31,7 +31,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int) -> dict:
+def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int, paper_batch: int = 0) -> dict:
     import tensorflow as tf
 
     from keras_gens import data, registry
@@ -41,6 +41,8 @@ def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int) -> 
     overrides = [f"train.jit_compile={str(jit).lower()}", "data.source=digits"]
     if size == "paper":
         overrides.append("data.crop=null")
+        if paper_batch:  # the paper's batch takes minutes per step on a CPU; images/s hardly depends on it
+            overrides.append(f"train.batch_size={paper_batch}")
     cfg = spec.config(smoke=(size == "smoke"), overrides=overrides)
     source = data.load(cfg.data)
     model = spec.build(cfg, DataInfo.of(source))
@@ -104,7 +106,7 @@ def run_worker(args) -> int:
     if args.worker == "pipeline":
         result = bench_pipeline(args.kind, args.batches)
     else:
-        result = bench_training(args.model, args.size, args.jit_on, args.steps, args.warmup)
+        result = bench_training(args.model, args.size, args.jit_on, args.steps, args.warmup, args.paper_batch)
     print("RESULT " + json.dumps(result))
     return 0
 
@@ -141,6 +143,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--batches", type=int, default=30, help="batches timed for the input pipeline")
+    parser.add_argument("--paper-batch", type=int, default=8,
+                        help="batch size at paper size (0: the config's; the WAEs take ~2 s per 128x128 image on 2 cores)")
     parser.add_argument("--no-pipeline", action="store_true")
     parser.add_argument("--out", default=str(REPO / "bench_out"))
     # internal: one measurement in this process
@@ -173,7 +177,8 @@ def main() -> int:
         for size in sizes:
             for jit in jits:
                 extra = ["--worker", "train", "--model", name, "--size", size, "--steps", str(args.steps),
-                         "--warmup", str(args.warmup)] + (["--jit-on"] if jit else [])
+                         "--warmup", str(args.warmup), "--paper-batch", str(args.paper_batch)] + (
+                            ["--jit-on"] if jit else [])
                 results.append(spawn(*extra))
                 if results[-1]:
                     r = results[-1]
