@@ -12,6 +12,10 @@ from keras_gens.utils import metrics_csv
 from keras_gens.utils.images import make_grid, save_png, to_uint8
 
 
+def all_finite(logs) -> bool:
+    return all(np.isfinite(v) for v in (logs or {}).values() if np.isscalar(v))
+
+
 class SampleGrid(tf.keras.callbacks.Callback):
     """Every ``every`` epochs: ``samples/epoch_NNNN.png`` from fixed latents, and
     ``samples/recon_NNNN.png`` (real rows above reconstructed rows) for auto-encoders.
@@ -65,13 +69,9 @@ class AutoencoderFigures(tf.keras.callbacks.Callback):
         self.out_dir, self.heldout, self.seed, self.write = Path(out_dir), heldout, seed, write
 
     def on_train_end(self, logs=None):
-        if not self._finite(logs):  # a diverged run has nothing worth drawing
+        if not all_finite(logs):  # a diverged run has nothing worth drawing
             return
         write_autoencoder_figures(self.model, self.heldout, self.out_dir, seed=self.seed, write=self.write)
-
-    @staticmethod
-    def _finite(logs):
-        return all(np.isfinite(v) for v in (logs or {}).values() if np.isscalar(v))
 
 
 class MetricsTable(tf.keras.callbacks.Callback):
@@ -111,7 +111,7 @@ class EpochCheckpoint(tf.keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         # A diverged epoch must not replace the last good checkpoint.
-        if any(not np.isfinite(v) for v in (logs or {}).values() if np.isscalar(v)):
+        if not all_finite(logs):
             self.model.stop_training = True
             return
         self.epoch_variable.assign(epoch + 1)
