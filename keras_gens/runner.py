@@ -17,7 +17,6 @@ resumed run continues exactly where the interrupted one stopped.
 from __future__ import annotations
 
 import contextlib
-import math
 import shutil
 import sys
 import time
@@ -31,7 +30,7 @@ import keras_gens
 from keras_gens import config as config_lib
 from keras_gens import data as data_lib
 from keras_gens import registry
-from keras_gens.callbacks import AutoencoderFigures, EpochCheckpoint, MetricsTable, SampleGrid
+from keras_gens.callbacks import AutoencoderFigures, EpochCheckpoint, MetricsTable, SampleGrid, all_finite
 from keras_gens.data.pipeline import FileSource
 from keras_gens.data.validate import describe, find_unreadable
 from keras_gens.distribute import is_chief, make_strategy, task_label
@@ -156,21 +155,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     dataset = source.dataset(batch_size, seed=cfg.train.seed, start_step=initial_epoch * steps_per_epoch)
     started = time.perf_counter()
     with _naming_unreadable_files(source):
-        callbacks = [tf.keras.callbacks.TerminateOnNaN()]
-        if chief:
-            callbacks.append(tf.keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch",
-                                                            profile_batch=0, write_graph=False))
-        # Every worker draws the samples: under MultiWorkerMirroredStrategy reading the
-        # BatchNorm statistics is a collective, so all workers must take part; only the chief writes.
-        real = source.take(min(cfg.samples.count, 32), seed=cfg.train.seed + 1)["image"]
-        callbacks.append(SampleGrid(run_dir / "samples", count=cfg.samples.count, every=cfg.samples.every,
-                                    real_images=real, log_dir=run_dir / "logs", write=chief))
-        if hasattr(model, "encode"):
-            heldout = data_lib.load_heldout(cfg.data).take(32, seed=cfg.train.seed + 2)["image"]
-            callbacks.append(AutoencoderFigures(run_dir / "figures", heldout, seed=cfg.train.seed, write=chief))
-        if chief:
-            callbacks.append(MetricsTable(run_dir / "metrics.csv", initial_epoch))
-        callbacks.append(EpochCheckpoint(manager, epoch_variable))
+        callbacks = _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epoch, chief)
         try:
             history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
                                 steps_per_epoch=steps_per_epoch, callbacks=callbacks,
@@ -179,7 +164,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
             if not chief:
                 shutil.rmtree(write_dir, ignore_errors=True)
     last = {k: v[-1] for k, v in history.history.items() if v}
-    if any(not math.isfinite(v) for v in last.values()):
+    if not all_finite(last):
         raise TrainingDiverged(
             f"training diverged in epoch {initial_epoch + len(history.epoch)} "
             f"({', '.join(f'{k}={v:.4g}' for k, v in last.items())}); the last finite epoch's checkpoint is "
@@ -187,6 +172,27 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     log(f"trained epochs {initial_epoch + 1}-{epochs} in {time.perf_counter() - started:.1f}s; "
         f"checkpoint: {manager.latest_checkpoint}")
     return RunResult(run_dir, cfg, model, initial_epoch, epochs, history.history)
+
+
+def _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epoch, chief) -> list:
+    """What watches training: NaN stop, TensorBoard, sample grids, figures, the metrics table, checkpoints."""
+    callbacks = [tf.keras.callbacks.TerminateOnNaN()]
+    if chief:
+        callbacks.append(tf.keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch",
+                                                        profile_batch=0, write_graph=False))
+    # Every worker draws the samples: under MultiWorkerMirroredStrategy reading the
+    # BatchNorm statistics is a collective, so all workers must take part; only the chief writes.
+    real = source.take(min(cfg.samples.count, 32), seed=cfg.train.seed + 1)["image"]
+    callbacks.append(SampleGrid(run_dir / "samples", count=cfg.samples.count, every=cfg.samples.every,
+                                real_images=real, log_dir=run_dir / "logs", write=chief))
+    if hasattr(model, "encode"):
+        heldout = data_lib.load_heldout(cfg.data).take(32, seed=cfg.train.seed + 2)["image"]
+        callbacks.append(AutoencoderFigures(run_dir / "figures", heldout, seed=cfg.train.seed, write=chief))
+    if chief:
+        callbacks.append(MetricsTable(run_dir / "metrics.csv", initial_epoch))
+    # Last: the checkpoint is written after everything else has seen the epoch.
+    callbacks.append(EpochCheckpoint(manager, epoch_variable))
+    return callbacks
 
 
 def _verbosity(verbose: int) -> int:
