@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_gens import _env  # noqa: F401
 from keras_gens.cli import run_cli
 
 THESIS_MODELS = ("vae", "vae_resnet", "wae", "wae_resnet")

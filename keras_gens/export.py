@@ -22,7 +22,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from keras_gens import _env  # noqa: F401
 from keras_gens.cli import run_cli
 
 SIGNATURES = ("serving_default", "generate_float", "sample")

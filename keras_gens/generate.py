@@ -13,7 +13,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from keras_gens import _env  # noqa: F401
 from keras_gens.cli import run_cli
 from keras_gens.errors import UserError
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from keras_gens import _env  # noqa: F401
 from keras_gens.cli import run_cli
 
 EPILOG = """\
