@@ -2,6 +2,7 @@
 #   make demo   train the VAE on the embedded digits (no download), export and sample it
 #   make test   the test suite (what CI runs)
 #   make bench  throughput benchmarks (not part of the tests)
+#   make fid-weights / verify-fid / bench-fid   the standard FID weights; agreement and speed against pytorch-fid
 
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -10,7 +11,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-slow bench clean
+.PHONY: install demo test test-slow bench clean fid-weights verify-fid bench-fid
 
 install: $(STAMP)
 
@@ -36,5 +37,24 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(PY) tools/bench.py $(BENCH_ARGS)
 
+# PyTorch lives in its own venv: only the FID weight conversion and the pytorch-fid comparisons need it.
+FID_VENV  ?= .venv-fid
+FID_STAMP := $(FID_VENV)/.installed
+FID_WEIGHTS = $(shell $(PY) -c 'from keras_gens.metrics.inception import default_weights_path as p; print(p())' 2>/dev/null)
+
+$(FID_STAMP): requirements/fid-reference.txt
+	[ -x $(FID_VENV)/bin/python ] || $(PYTHON) -m venv $(FID_VENV)
+	$(FID_VENV)/bin/python -m pip --disable-pip-version-check -q install -r requirements/fid-reference.txt
+	touch $@
+
+fid-weights: $(STAMP) $(FID_STAMP)
+	$(FID_VENV)/bin/python tools/fetch_fid_weights.py --out "$(FID_WEIGHTS)"
+
+verify-fid: fid-weights
+	$(PY) tools/verify_fid.py $(VERIFY_ARGS)
+
+bench-fid: fid-weights
+	$(PY) tools/bench_fid.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) $(FID_VENV) runs build *.egg-info

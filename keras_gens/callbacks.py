@@ -116,3 +116,72 @@ class EpochCheckpoint(tf.keras.callbacks.Callback):
             return
         self.epoch_variable.assign(epoch + 1)
         self.manager.save(checkpoint_number=epoch + 1)
+
+
+class GenerativeScores(tf.keras.callbacks.Callback):
+    """Every ``every`` epochs (and after the last): FID, KID or sharpness of ``samples`` generated
+    images, against the training data's cached reference statistics.
+
+    The values join the epoch's logs, so TensorBoard and ``metrics.csv`` record
+    them (this callback must come before those); the curve so far is drawn to
+    ``figures/<metric>.png``.  The same latents are scored each time, so the
+    curve shows the model changing, not the sample.  ``real`` is an
+    ``evaluation.Images`` of the training data; ``make_extractor`` builds the
+    feature network (only FID and KID need it).
+    """
+
+    def __init__(self, metric: str, *, every: int, samples: int, real=None, make_extractor=None,
+                 figures_dir=None, metrics_path=None, initial_epoch: int = 0, seed: int = 0,
+                 batch_size: int = 50, write: bool = True, log=print):
+        super().__init__()
+        self.metric, self.every, self.samples = metric, int(every), int(samples)
+        self.real, self.make_extractor = real, make_extractor
+        self.figures_dir = Path(figures_dir) if figures_dir else None
+        self.metrics_path = Path(metrics_path) if metrics_path else None
+        self.initial_epoch, self.seed, self.batch_size = int(initial_epoch), int(seed), int(batch_size)
+        self.write, self.log = write, log
+        self.extractor = self.reference = None
+        self.curve: dict[int, float] = {}
+
+    def on_train_begin(self, logs=None):
+        from keras_gens import evaluation
+
+        if self.metric in ("fid", "kid"):
+            # Before the first step: missing weights or data fail now, not after an epoch of training.
+            self.extractor = self.make_extractor()
+            self.reference = evaluation.reference_features(self.real, self.extractor, log=self.log)
+        if self.metrics_path is not None:  # a resumed run's curve starts with its earlier epochs
+            for row in metrics_csv.read_rows(self.metrics_path):
+                epoch = int(row["epoch"])
+                if epoch <= self.initial_epoch and row.get(self.metric) not in (None, ""):
+                    self.curve[epoch] = float(row[self.metric])
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        last = done == self.params.get("epochs")
+        if logs is None or not (last or (self.every and done % self.every == 0)):
+            return
+        if not all_finite(logs):  # nothing worth scoring; the runner reports the divergence
+            return
+        from keras_gens import evaluation
+        from keras_gens.generate import model_batches
+
+        def batches():
+            for images, _ in model_batches(self.model, self.samples, seed=self.seed, batch_size=self.batch_size):
+                yield images
+
+        fake = evaluation.Images(f"epoch {done} samples", self.samples, None, batches)
+        scores = evaluation.evaluate([self.metric], fake, self.reference, self.extractor, seed=self.seed,
+                                     log=self.log)
+        scores.pop("fake_images", None)
+        scores.pop("real_images", None)
+        logs.update(scores)
+        self.curve[done] = scores[self.metric]
+        if self.write and self.figures_dir is not None:
+            from keras_gens.utils.plots import save_line_plot
+
+            epochs = sorted(self.curve)
+            save_line_plot(self.figures_dir / f"{self.metric}.png",
+                           {self.metric.upper(): (epochs, [self.curve[e] for e in epochs])},
+                           xlabel="epoch", ylabel=self.metric.upper() if self.metric != "sharpness" else "sharpness",
+                           title=f"{self.metric.upper()} of {self.samples} samples during training")

@@ -66,6 +66,8 @@ COMMON_CHOICES = {
     "data.split": ["train", "test", "all"],
     "data.resize_method": ["bilinear", "area", "nearest", "bicubic"],
     "train.distribute": ["auto", "mirrored", "multiworker", "none"],
+    "eval.metric": ["none", "fid", "kid", "sharpness"],
+    "eval.backbone": ["fid_inception", "keras_imagenet"],
 }
 
 # Sections a model YAML may add on top of base.yaml (their keys are the model's own).

@@ -26,10 +26,7 @@ def _saved_model_dir(src: Path) -> Path | None:
 
 def sample_batches(src, n: int, seed: int = 0, batch_size: int = 64):
     """Yield ``(uint8 images, labels or None)`` batches, ``n`` images in all."""
-    import numpy as np
     import tensorflow as tf
-
-    from keras_gens.utils.images import to_uint8
 
     src = Path(src)
     saved = _saved_model_dir(src)
@@ -50,6 +47,16 @@ def sample_batches(src, n: int, seed: int = 0, batch_size: int = 64):
     from keras_gens.runner import build_from_run
 
     _, _, model, _ = build_from_run(src)
+    yield from model_batches(model, n, seed, batch_size)
+
+
+def model_batches(model, n: int, seed: int = 0, batch_size: int = 64):
+    """Yield ``(uint8 images, labels or None)`` batches of ``n`` samples from an in-memory model."""
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_gens.utils.images import to_uint8
+
     z_all = model.sample_latent(n, seed=seed)
     labels_all = model.sample_labels(n)
     for start in range(0, n, batch_size):

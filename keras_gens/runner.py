@@ -30,7 +30,8 @@ import keras_gens
 from keras_gens import config as config_lib
 from keras_gens import data as data_lib
 from keras_gens import registry
-from keras_gens.callbacks import AutoencoderFigures, EpochCheckpoint, MetricsTable, SampleGrid, all_finite
+from keras_gens.callbacks import (AutoencoderFigures, EpochCheckpoint, GenerativeScores, MetricsTable, SampleGrid,
+                                  all_finite)
 from keras_gens.data.pipeline import FileSource
 from keras_gens.data.validate import describe, find_unreadable
 from keras_gens.distribute import is_chief, make_strategy, task_label
@@ -41,7 +42,7 @@ from keras_gens.utils.io import atomic_write_text
 RESUME_MODES = ("auto", "never", "require")
 # Keys that may differ between a run and its resumption.
 RESUMABLE_CHANGES = ("train.epochs", "train.verbose", "train.jit_compile", "train.distribute", "train.devices",
-                     "samples.", "checkpoint.keep", "data.validate")
+                     "samples.", "checkpoint.keep", "data.validate", "eval.")
 
 
 @dataclass
@@ -177,6 +178,8 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
 def _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epoch, chief) -> list:
     """What watches training: NaN stop, TensorBoard, sample grids, figures, the metrics table, checkpoints."""
     callbacks = [tf.keras.callbacks.TerminateOnNaN()]
+    if cfg.eval.metric != "none":  # first: its scores join the logs that TensorBoard and metrics.csv record
+        callbacks.append(_scores_callback(cfg, run_dir, initial_epoch, chief))
     if chief:
         callbacks.append(tf.keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch",
                                                         profile_batch=0, write_graph=False))
@@ -193,6 +196,21 @@ def _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epo
     # Last: the checkpoint is written after everything else has seen the epoch.
     callbacks.append(EpochCheckpoint(manager, epoch_variable))
     return callbacks
+
+
+def _scores_callback(cfg, run_dir, initial_epoch, chief) -> GenerativeScores:
+    from keras_gens.evaluation import training_data_images
+    from keras_gens.metrics.inception import FeatureExtractor
+
+    e = cfg.eval
+    real = None
+    if e.metric in ("fid", "kid"):
+        real = training_data_images(cfg.data, e.reference_samples, seed=cfg.train.seed, batch_size=e.batch_size)
+    return GenerativeScores(
+        e.metric, every=e.every, samples=e.samples, real=real,
+        make_extractor=lambda: FeatureExtractor(e.backbone, weights=e.weights, batch_size=e.batch_size),
+        figures_dir=run_dir / "figures", metrics_path=run_dir / "metrics.csv", initial_epoch=initial_epoch,
+        seed=cfg.train.seed, batch_size=e.batch_size, write=chief)
 
 
 def _verbosity(verbose: int) -> int:

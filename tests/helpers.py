@@ -74,3 +74,38 @@ def stop_child_processes():
             child.kill()
         except psutil.NoSuchProcess:
             pass
+
+
+def load_tool(name: str):
+    """A script of tools/ as a module (tools/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"tools_{name}", REPO / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_random_fid_weights(path, seed=0):
+    """A FID weight file in the converter's format, from a made-up pytorch-fid state dict
+    (random He-scaled kernels, random batch-norm statistics): the real pipeline without the download."""
+    from keras_gens.metrics.inception import build_fid_inception, conv_layer_names
+
+    convert = load_tool("convert_fid_weights")
+    rng = np.random.default_rng(seed)
+    model = build_fid_inception()
+    state = {}
+    for name in conv_layer_names(model):
+        kh, kw, cin, cout = model.get_layer(name).kernel.shape
+        block, sep, branch = name.partition("_branch")
+        module = f"{block}.branch{branch}" if sep else name
+        state[f"{module}.conv.weight"] = (rng.standard_normal((cout, cin, kh, kw)) * np.sqrt(2.0 / (kh * kw * cin))
+                                          ).astype(np.float32)
+        state[f"{module}.bn.weight"] = rng.uniform(0.5, 1.5, cout).astype(np.float32)
+        state[f"{module}.bn.bias"] = rng.uniform(-0.1, 0.1, cout).astype(np.float32)
+        state[f"{module}.bn.running_mean"] = rng.uniform(-0.1, 0.1, cout).astype(np.float32)
+        state[f"{module}.bn.running_var"] = rng.uniform(0.5, 1.5, cout).astype(np.float32)
+        state[f"{module}.bn.num_batches_tracked"] = np.int64(0)
+    state["fc.weight"], state["fc.bias"] = np.zeros((1008, 2048), np.float32), np.zeros(1008, np.float32)
+    convert.write_npz(convert._convs_from_state_dict(state), "random test weights", Path(path))
+    return path

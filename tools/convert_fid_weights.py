@@ -123,6 +123,12 @@ def convert(source: Path, out: Path) -> int:
     convs, described = read_source(source)
     if len(convs) != 94:
         raise SystemExit(f"error: {source} has {len(convs)} convolutions; the FID Inception has 94")
+    write_npz(convs, described, out)
+    return len(convs)
+
+
+def write_npz(convs: dict, described: str, out: Path):
+    """Per-convolution arrays (torch layout) -> the .npz keras_gens loads, written atomically."""
     arrays = {"format_version": np.int64(FORMAT_VERSION), "source": np.array(described)}
     for name, parts in convs.items():
         arrays[f"{name}/kernel"] = np.ascontiguousarray(parts["weight"].transpose(2, 3, 1, 0), np.float32)
@@ -139,7 +145,6 @@ def convert(source: Path, out: Path) -> int:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return len(convs)
 
 
 def main(argv=None) -> int:

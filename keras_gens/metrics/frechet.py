@@ -31,7 +31,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
         raise ValueError(f"statistics do not match: mean {mu1.shape} vs {mu2.shape}, "
                          f"covariance {sigma1.shape} vs {sigma2.shape}")
     diff = mu1 - mu2
-    covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
+    with np.errstate(divide="ignore", invalid="ignore"):  # scipy's error estimate divides by ‖Σ1Σ2‖, 0 when singular
+        covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
     if not np.isfinite(covmean).all():
         warnings.warn(f"the product of covariances is singular; adding {eps}·I to both and retrying",
                       RuntimeWarning, stacklevel=2)
