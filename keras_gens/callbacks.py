@@ -185,3 +185,30 @@ class GenerativeScores(tf.keras.callbacks.Callback):
                            {self.metric.upper(): (epochs, [self.curve[e] for e in epochs])},
                            xlabel="epoch", ylabel=self.metric.upper() if self.metric != "sharpness" else "sharpness",
                            title=f"{self.metric.upper()} of {self.samples} samples during training")
+
+
+class BetaSchedule(tf.keras.callbacks.Callback):
+    """Sets OC-GAN's β_H, β_L in every ``FrequencyWeights`` layer at the start of each epoch,
+    records them in the epoch's logs, and draws the whole schedule to a PNG when training starts."""
+
+    def __init__(self, schedule: dict, *, figure=None, write=True):
+        super().__init__()
+        self.schedule, self.figure, self.write = dict(schedule), figure, write
+
+    def on_train_begin(self, logs=None):
+        from keras_gens.beta_schedules import beta_values, plot_schedule
+
+        beta_values(self.schedule, 0, 1)  # an unknown schedule name fails before the first step
+        if self.write and self.figure is not None:
+            plot_schedule(self.schedule, self.params.get("epochs", 1), self.figure)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from keras_gens.beta_schedules import beta_values
+        from keras_gens.layers.octave import set_frequency_weights
+
+        self.current = beta_values(self.schedule, epoch, self.params.get("epochs", 1))
+        set_frequency_weights(self.model, *self.current)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["beta_high"], logs["beta_low"] = self.current

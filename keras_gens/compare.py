@@ -13,8 +13,9 @@ images (the data's test split where it has one):
 
 Sharpness is the thesis's gradient sharpness (keras_gens.metrics.sharpness);
 the official WAE code's Laplacian variance and the mean squared reconstruction
-error are reported beside it.  FID columns stay empty until the FID metric is
-available.  Writes DIR/comparison.csv and DIR/comparison.md.
+error are reported beside it.  FID (against N real held-out images) needs the
+standard FID weights (``make fid-weights``); without them its columns stay empty.
+Writes DIR/comparison.csv and DIR/comparison.md.
 """
 from __future__ import annotations
 
@@ -48,9 +49,34 @@ class _MeanOfImages:
         return self.total / max(self.count, 1)
 
 
+class _FeatureStream:
+    """Running moments of the FID features of everything added (a no-op without an extractor)."""
+
+    def __init__(self, extractor, value_range):
+        self.extractor, self.value_range, self.moments = extractor, value_range, None
+
+    def add(self, images):
+        if self.extractor is None:
+            return
+        from keras_gens.metrics.frechet import FeatureMoments
+        from keras_gens.utils.images import to_uint8
+
+        features = self.extractor(to_uint8(images, self.value_range))
+        self.moments = self.moments or FeatureMoments(features.shape[1])
+        self.moments.update(features)
+
+    def fid(self, reference):
+        if self.moments is None or reference is None:
+            return ""
+        return self.moments.distance_to(reference.moments)
+
+
 def evaluate_autoencoder(model, heldout_source, *, n: int, pairs: int = 16, steps: int = 8, seed: int = 0,
-                         batch_size: int = 100) -> dict:
-    """The comparison's metrics for one trained auto-encoder (streamed: memory does not grow with n)."""
+                         batch_size: int = 100, extractor=None, reference=None) -> dict:
+    """The comparison's metrics for one trained auto-encoder (streamed: memory does not grow with n).
+
+    With a FID ``extractor`` and the ``reference`` features of real held-out images, the random
+    samples and the reconstructions are also scored by FID."""
     from keras_gens.figures import interpolate
     from keras_gens.metrics import gradient_sharpness, laplacian_variance
 
@@ -59,11 +85,13 @@ def evaluate_autoencoder(model, heldout_source, *, n: int, pairs: int = 16, step
         ("random_sharpness", gradient_sharpness), ("random_laplacian_var", laplacian_variance),
         ("reconstruction_sharpness", gradient_sharpness), ("reconstruction_laplacian_var", laplacian_variance),
         ("interpolation_sharpness", gradient_sharpness))}
+    random_features, recon_features = _FeatureStream(extractor, vr), _FeatureStream(extractor, vr)
     codes = model.sample_latent(n, seed=seed)
     for start in range(0, n, batch_size):
         images = np.asarray(model.generate(codes[start:start + batch_size]))
         meters["random_sharpness"].add(images)
         meters["random_laplacian_var"].add(images)
+        random_features.add(images)
 
     n_real = min(n, heldout_source.num_examples)
     squared_error, pixels, done = 0.0, 0, 0
@@ -72,6 +100,7 @@ def evaluate_autoencoder(model, heldout_source, *, n: int, pairs: int = 16, step
         recon = np.asarray(model.reconstruct(real))
         meters["reconstruction_sharpness"].add(recon)
         meters["reconstruction_laplacian_var"].add(recon)
+        recon_features.add(recon)
         squared_error += float(np.sum((recon - real) ** 2))
         pixels += real.size
         done += len(real)
@@ -84,8 +113,21 @@ def evaluate_autoencoder(model, heldout_source, *, n: int, pairs: int = 16, step
         interpolate(model, real[:half], real[half:2 * half], steps).reshape(-1, *real.shape[1:]))
     result = {name: meter.value for name, meter in meters.items()}
     result["reconstruction_mse"] = squared_error / max(pixels, 1)
-    result["random_fid"] = result["reconstruction_fid"] = ""  # filled once the FID metric exists
+    result["random_fid"], result["reconstruction_fid"] = random_features.fid(reference), recon_features.fid(reference)
     return result
+
+
+def fid_extractor(fid: str, weights=None, log=print):
+    """The FID network for ``fid`` = on | off | auto (on when the weights are installed)."""
+    if fid == "off":
+        return None
+    from keras_gens.metrics.inception import FeatureExtractor, default_weights_path
+
+    path = weights or default_weights_path()
+    if fid == "auto" and not path.is_file():
+        log(f"FID columns left empty: no FID weights at {path} (make fid-weights installs them)")
+        return None
+    return FeatureExtractor(weights=path)
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -98,13 +140,17 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def compare(models=THESIS_MODELS, *, data=None, out="runs/compare", overrides=(), smoke=False, n=1000,
-            pairs=16, log=print) -> list[dict]:
+            pairs=16, fid="auto", fid_weights=None, log=print) -> list[dict]:
     from keras_gens import data as data_lib
     from keras_gens import runner
     from keras_gens.utils.io import atomic_write_text
 
+    from keras_gens import evaluation
+
     out = Path(out)
     rows = []
+    extractor = fid_extractor(fid, fid_weights, log)
+    reference = None
     for name in models:
         log(f"== {name}")
         result = runner.train(name, data=data, out=out / name, overrides=overrides, smoke=smoke, log=log)
@@ -112,7 +158,11 @@ def compare(models=THESIS_MODELS, *, data=None, out="runs/compare", overrides=()
         if not hasattr(model, "encode"):
             raise SystemExit(f"{name} is not an auto-encoder; compare takes auto-encoders only")
         heldout = data_lib.load_heldout(result.config.data)
-        metrics = evaluate_autoencoder(model, heldout, n=n, pairs=pairs, seed=result.config.train.seed)
+        if extractor is not None and reference is None:  # the same real images judge every model
+            reference = evaluation.reference_features(
+                evaluation.source_images(heldout, n, seed=1), extractor, use_cache=False, log=log)
+        metrics = evaluate_autoencoder(model, heldout, n=n, pairs=pairs, seed=result.config.train.seed,
+                                       extractor=extractor, reference=reference)
         rows.append({"model": name, "epochs": result.epochs, **metrics})
         log(markdown_table(rows[-1:]))
 
@@ -130,8 +180,9 @@ def compare(models=THESIS_MODELS, *, data=None, out="runs/compare", overrides=()
     table = markdown_table(rows)
     atomic_write_text(out / "comparison.md",
                       f"# Auto-encoder comparison ({heldout.name}, {n} samples)\n\nSharpness: the thesis's gradient "
-                      "sharpness on a 0-255 grayscale scale (larger is sharper). FID: empty until the FID metric "
-                      f"exists.\n\n{table}\n")
+                      "sharpness on a 0-255 grayscale scale (larger is sharper). FID: against "
+                      f"{reference.moments.count if reference else 0} real held-out images with the standard FID "
+                      f"Inception weights (empty when they are not installed).\n\n{table}\n")
     return rows
 
 
@@ -145,13 +196,16 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="runs/compare", help="folder for the runs and tables (default runs/compare)")
     parser.add_argument("--samples", type=int, default=1000, help="random samples and reconstructions to score")
     parser.add_argument("--pairs", type=int, default=16, help="held-out pairs to interpolate between")
+    parser.add_argument("--fid", choices=["auto", "on", "off"], default="auto",
+                        help="FID columns: auto = when the FID weights are installed (default)")
+    parser.add_argument("--fid-weights", help="converted FID weights (default: the standard location)")
     args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)
     models = [i for i in args.items if "=" not in i] or list(THESIS_MODELS)
     overrides = [i for i in args.items if "=" in i]
 
     def work():
         rows = compare(models, data=args.data, out=args.out, overrides=overrides, smoke=args.smoke, n=args.samples,
-                       pairs=args.pairs)
+                       pairs=args.pairs, fid=args.fid, fid_weights=args.fid_weights)
         print("\n" + markdown_table(rows))
         print(f"\nwritten: {Path(args.out) / 'comparison.csv'} and comparison.md")
         return 0

@@ -147,6 +147,36 @@ def load_yaml(path) -> dict:
     return data
 
 
+EXTENDS_KEY = "extends"
+
+
+def load_model_yaml(path: Path, _seen=()) -> dict:
+    """A model YAML with its ``extends: other.yaml`` chain merged in (this file's values win).
+
+    Variants of one model (``dcgan_oct`` of ``dcgan``) state only what differs."""
+    data = load_yaml(path)
+    parent = data.pop(EXTENDS_KEY, None)
+    if parent is None:
+        return data
+    parent_path = path.parent / str(parent)
+    if parent_path in _seen or parent_path == path:
+        raise ConfigError(f"{path}: 'extends: {parent}' makes a cycle")
+    if not parent_path.is_file():
+        raise ConfigError(f"{path}: 'extends: {parent}' names no file ({parent_path})")
+    return _deep_update(load_model_yaml(parent_path, (*_seen, path)), data)
+
+
+def _deep_update(base: dict, update: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        # A mapping with a `name` (an optimizer, a schedule) is one object: replaced whole, never mixed.
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and "name" not in value:
+            out[key] = _deep_update(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
 def resolve(
     model_yaml: Path,
     *,
@@ -158,7 +188,7 @@ def resolve(
     """Build the resolved config of one model (see the module docstring for the layering)."""
     config_dir = model_yaml.parent
     base = load_yaml(config_dir / "base.yaml")
-    model_part = load_yaml(model_yaml)
+    model_part = load_model_yaml(model_yaml)
     smoke_overlay = model_part.pop(SMOKE_KEY, {}) or {}
 
     # The model YAML may add its own sections; inside base's sections it may

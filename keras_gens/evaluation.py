@@ -84,6 +84,11 @@ def _source_fingerprint(source) -> str:
     return digest.hexdigest()[:16]
 
 
+def source_images(source, n: int | None, *, seed: int = 0, batch_size: int = 50) -> Images:
+    """``n`` images of an already loaded ``DataSource`` (no cache fingerprint)."""
+    return _source_images(source, None, n, seed, batch_size)
+
+
 def _source_images(source, data_cfg, n: int | None, seed: int, batch_size: int) -> Images:
     count = source.num_examples if n is None else min(int(n), source.num_examples)
 
@@ -97,9 +102,11 @@ def _source_images(source, data_cfg, n: int | None, seed: int, batch_size: int) 
             if done >= count:
                 return
 
-    fingerprint = {key: data_cfg[key] for key in ("source", "split", "image_size", "channels", "crop",
-                                                  "resize_method", "limit")}
-    fingerprint.update(count=count, seed=seed, content=_source_fingerprint(source))
+    fingerprint = None
+    if data_cfg is not None:
+        fingerprint = {key: data_cfg[key] for key in ("source", "split", "image_size", "channels", "crop",
+                                                      "resize_method", "limit")}
+        fingerprint.update(count=count, seed=seed, content=_source_fingerprint(source))
     return Images(source.name, count, tuple(source.image_shape[:2]), batches, fingerprint)
 
 

@@ -145,7 +145,9 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         initial_epoch = int(epoch_variable.numpy())
         log(f"resuming {run_dir} from epoch {initial_epoch} (step {int(model.step.numpy())})")
     epochs = int(cfg.train.epochs)
-    steps_per_epoch = int(cfg.train.steps_per_epoch or source.steps_per_epoch(batch_size))
+    # A train_step may consume several batches (a WGAN's critic steps): they come as one larger batch.
+    step_batch = batch_size * int(getattr(model, "batches_per_step", 1))
+    steps_per_epoch = int(cfg.train.steps_per_epoch or source.steps_per_epoch(step_batch))
     log(f"{name}: {source.name}, {source.num_examples} images {info.image_shape}, "
         f"{strategy.num_replicas_in_sync} replica(s), batch {batch_size}, {steps_per_epoch} steps/epoch "
         f"-> {run_dir}")
@@ -153,7 +155,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         log(f"{run_dir} has already trained {initial_epoch} of {epochs} epochs; raise train.epochs to go on")
         return RunResult(run_dir, cfg, model, initial_epoch, epochs)
 
-    dataset = source.dataset(batch_size, seed=cfg.train.seed, start_step=initial_epoch * steps_per_epoch)
+    dataset = source.dataset(step_batch, seed=cfg.train.seed, start_step=initial_epoch * steps_per_epoch)
     started = time.perf_counter()
     with _naming_unreadable_files(source):
         callbacks = _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epoch, chief)
@@ -180,6 +182,8 @@ def _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epo
     callbacks = [tf.keras.callbacks.TerminateOnNaN()]
     if cfg.eval.metric != "none":  # first: its scores join the logs that TensorBoard and metrics.csv record
         callbacks.append(_scores_callback(cfg, run_dir, initial_epoch, chief))
+    # The model's own (a β schedule) come before TensorBoard and the table, which record what they log.
+    callbacks.extend(model.training_callbacks(run_dir, write=chief))
     if chief:
         callbacks.append(tf.keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch",
                                                         profile_batch=0, write_graph=False))

@@ -1,8 +1,13 @@
 """Test-session set-up: quiet TF, no downloads, two logical CPUs, no leftover processes."""
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["KERAS_GENS_OFFLINE"] = "1"  # a loader that would download must say so instead
+# The user's FID weights and statistics cache must not change what the tests see.
+os.environ["KERAS_GENS_HOME"] = tempfile.mkdtemp(prefix="keras_gens_test_home-")
+os.environ.pop("KERAS_GENS_FID_WEIGHTS", None)
 
 import keras_gens  # noqa: E402,F401  (imports TensorFlow quietly)
 import pytest  # noqa: E402
@@ -22,3 +27,4 @@ def _no_leftover_processes():
     a leftover that holds stdout open makes CI wait until it is killed."""
     yield
     stop_child_processes()
+    shutil.rmtree(os.environ["KERAS_GENS_HOME"], ignore_errors=True)

@@ -10,7 +10,7 @@ import pytest
 from keras_gens import compare, export, registry
 from keras_gens.figures import interpolate, interpolation_grid
 from keras_gens.models.base import DataInfo
-from tests.helpers import python_env
+from tests.helpers import python_env, write_random_fid_weights
 
 SMALL = ["data.image_size=32", "data.crop=null", "model.width=0.0625", "model.latent_dim=8"]
 THESIS_MODELS = ("vae", "vae_resnet", "wae", "wae_resnet")
@@ -52,14 +52,15 @@ def test_interpolation_walks_the_straight_line_between_codes():
 
 
 def test_comparison_table_and_run_figures(tmp_path):
+    weights = write_random_fid_weights(tmp_path / "fid.npz")
     rows = compare.compare(["vae", "wae"], smoke=True, out=tmp_path,
                            overrides=["train.epochs=1", "train.steps_per_epoch=3", "train.verbose=0"],
-                           n=40, pairs=4, log=lambda *_: None)
+                           n=40, pairs=4, fid="on", fid_weights=weights, log=lambda *_: None)
     assert [r["model"] for r in rows][:2] == ["vae", "wae"] and rows[2]["model"].startswith("(real held-out")
     for row in rows[:2]:
         for key in ("interpolation_sharpness", "random_sharpness", "reconstruction_sharpness", "reconstruction_mse"):
             assert np.isfinite(row[key]) and row[key] > 0, (row["model"], key)
-        assert row["random_fid"] == "" and row["epochs"] == 1
+        assert row["random_fid"] > 0 and row["reconstruction_fid"] > 0 and row["epochs"] == 1
     with open(tmp_path / "comparison.csv") as f:
         table = list(csv.DictReader(f))
     assert table[0]["model"] == "vae" and float(table[1]["random_sharpness"]) == pytest.approx(

@@ -33,6 +33,8 @@ class GenerativeModel(tf.keras.Model):
 
     #: The prior of ``sample_latent`` is N(0, prior_stddev²·I).
     prior_stddev: float = 1.0
+    #: Batches of ``train.batch_size`` that one ``train_step`` consumes (a WGAN critic's steps).
+    batches_per_step: int = 1
 
     def __init__(self, *, latent_dim: int, value_range=(0.0, 1.0), num_classes: int = 0, seed: int = 0,
                  **kwargs):
@@ -77,3 +79,7 @@ class GenerativeModel(tf.keras.Model):
     def reconstruct(self, images):
         """Auto-encoders return their reconstructions; other models return None."""
         return None
+
+    def training_callbacks(self, run_dir, write=True) -> list:
+        """Callbacks the model needs while it trains (e.g. a β schedule); the runner adds them."""
+        return []

@@ -1,0 +1,48 @@
+"""OC-GAN's β schedules: how the weights of the high (β_H) and low (β_L) frequency branches move over training.
+
+``f = (epoch + 1) / epochs`` is the fraction of training done by the end of an
+epoch, as in the authors' code.  The paper's Figure 7 is not readable in its
+text, so ``ramp`` and ``combi`` are our reading of its description, with their
+end points configurable:
+
+    constant    β_H, β_L fixed (1, 1: the plain octave GAN, the paper's OCT)
+    ramp        low frequencies first: β_H = start + (end − start)·f, β_L = 1 − β_H  (Fig. 7a)
+    combi       a trade-off: β_H rises from start to end over the first ``ramp_fraction``
+                of training and then stays, β_L = 1 − β_H                            (Fig. 7b)
+    ocgan_code  the authors' code: β_H = 0.7 if f > 0.5 else f + 0.2, β_L = 1 − β_H
+"""
+from __future__ import annotations
+
+from keras_gens.errors import ConfigError
+
+SCHEDULES = ("constant", "ramp", "combi", "ocgan_code")
+DEFAULTS = {"name": "constant", "beta_high": 1.0, "beta_low": 1.0, "start": 0.0, "end": 1.0,
+            "ramp_fraction": 0.5}
+
+
+def beta_values(schedule: dict, epoch: int, epochs: int) -> tuple[float, float]:
+    """``(β_H, β_L)`` during ``epoch`` (0-based) of ``epochs``."""
+    s = {**DEFAULTS, **(schedule or {})}
+    name = s["name"]
+    f = (epoch + 1) / max(int(epochs), 1)
+    if name == "constant":
+        return float(s["beta_high"]), float(s["beta_low"])
+    if name == "ramp":
+        high = s["start"] + (s["end"] - s["start"]) * f
+    elif name == "combi":
+        progress = min(f / max(s["ramp_fraction"], 1e-9), 1.0)
+        high = s["start"] + (s["end"] - s["start"]) * progress
+    elif name == "ocgan_code":
+        high = 0.7 if f > 0.5 else f + 0.2
+    else:
+        raise ConfigError(f"model.beta_schedule.name must be one of {', '.join(SCHEDULES)}; got {name!r}")
+    return float(high), float(1.0 - high)
+
+
+def plot_schedule(schedule: dict, epochs: int, path):
+    from keras_gens.utils.plots import save_line_plot
+
+    xs = list(range(1, int(epochs) + 1))
+    values = [beta_values(schedule, e - 1, epochs) for e in xs]
+    save_line_plot(path, {"β_H (high)": (xs, [v[0] for v in values]), "β_L (low)": (xs, [v[1] for v in values])},
+                   xlabel="epoch", ylabel="β", title=f"β schedule: {schedule.get('name', 'constant')}")

@@ -1,0 +1,253 @@
+"""OC-GAN's six GANs (seed 001): DCGAN, LSGAN and WGAN, each with plain or octave convolutions.
+
+One builder makes all six: the network shape is the authors' DCGAN for CelebA
+128×128, parameterised by the convolution type (``model.conv``: plain | octave)
+and the adversarial loss (``model.loss``: gan | lsgan | wgan).
+
+Generator: z (100) → Dense(4·4·16b) → BN → ReLU → n blocks [nearest ×2 → 3×3 conv →
+BN → ReLU] with 8b, 4b, 2b, b channels → nearest ×2 → 3×3 conv to the image →
+tanh (b = ``base_filters`` = 32; 4 → 128 in five doublings).  Discriminator:
+stride-2 3×3 conv → BN → LeakyReLU(0.2) with b, 2b, …, 16b channels (128 → 4),
+then a stride-2 3×3 conv to one channel, averaged over the remaining 2×2
+positions to one logit per image (the authors' code flattens those four values
+into the batch; we average them).
+
+Octave variants replace every convolution with an ``OctaveConv2D`` (first
+layer α_in = 0, last α_out = 0; α = 0.5, ``alpha=0.99`` is the paper's LOW),
+every BN with an ``OctaveBatchNorm``, and weight the branches by β_H, β_L after
+each hidden block (``FrequencyWeights``), which ``model.beta_schedule`` drives
+during training.  Stride 2 pools before the octave convolution, as in OctConv.
+
+Training follows the authors' loop: one discriminator update per batch and a
+generator update every ``critic_steps`` batches.  Here one ``train_step`` takes
+``critic_steps`` batches (the runner feeds them together), updates the critic
+on each in turn and then the generator once, so an epoch is one pass over the
+data, as in the authors' code.  WGAN clips every critic weight to
+±``clip_value`` after each critic update.
+"""
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+from keras_gens.errors import ConfigError
+from keras_gens.layers.normalization import batch_norm
+from keras_gens.layers.octave import FrequencyWeights, OctaveBatchNorm, OctaveConv2D, OctaveConv2DTranspose, each
+from keras_gens.losses.adversarial import ADVERSARIAL_LOSSES, discriminator_loss, generator_loss
+from keras_gens.models.base import DataInfo, GenerativeModel
+from keras_gens.optim import make_optimizer
+from keras_gens.registry import register
+
+layers = tf.keras.layers
+CONV_KINDS = ("plain", "octave")
+UPSAMPLING = ("nearest", "transpose")
+
+
+def init():
+    """DCGAN's N(0, 0.02), a new instance per layer (a shared unseeded one repeats its values)."""
+    return tf.keras.initializers.RandomNormal(0.0, 0.02)
+
+
+def doublings(image_shape, family="DCGAN") -> int:
+    """How many ×2 steps lie between a 4-pixel side and the image (128 → 5)."""
+    height, width = image_shape[:2]
+    side = min(height, width)
+    steps = int(math.log2(side // 4)) if side >= 8 else 0
+    if steps < 1 or height % (2 ** steps) or width % (2 ** steps) or (side >> steps) != 4:
+        raise ConfigError(f"the {family} networks need image sides of 4·2^k pixels (32, 64, 128, ...) "
+                          f"with k ≥ 1; got {height}×{width}")
+    return steps
+
+
+class _Convs:
+    """Plain or octave versions of the few operations the two networks use."""
+
+    def __init__(self, kind: str, alpha: float, kernel_size: int):
+        if kind not in CONV_KINDS:
+            raise ConfigError(f"model.conv must be one of {', '.join(CONV_KINDS)}; got {kind!r}")
+        self.octave, self.alpha, self.kernel_size = kind == "octave", float(alpha), int(kernel_size)
+
+    def conv(self, x, filters, name, *, strides=1, first=False, last=False, transpose=False):
+        if not self.octave:
+            cls = layers.Conv2DTranspose if transpose else layers.Conv2D
+            return cls(filters, self.kernel_size, strides=strides, padding="same", use_bias=False,
+                       kernel_initializer=init(), name=name)(x)
+        cls = OctaveConv2DTranspose if transpose else OctaveConv2D
+        return cls(filters, self.kernel_size, alpha_in=0.0 if first else self.alpha,
+                   alpha_out=0.0 if last else self.alpha, strides=strides, kernel_initializer=init(), name=name)(x)
+
+    def batch_norm(self, x, name):
+        return OctaveBatchNorm(name=name)(x) if self.octave else batch_norm(name=name)(x)
+
+    def activate(self, x, layer_cls, name, **kwargs):
+        if not self.octave:
+            return layer_cls(name=name, **kwargs)(x)
+        high, low = x
+        return layer_cls(name=f"{name}_h", **kwargs)(high), layer_cls(name=f"{name}_l", **kwargs)(low)
+
+    def weights(self, x, name):
+        return FrequencyWeights(name=name)(x) if self.octave else x
+
+    def upsample(self, x, name):
+        if not self.octave:
+            return layers.UpSampling2D(name=name)(x)
+        high, low = x
+        return layers.UpSampling2D(name=f"{name}_h")(high), layers.UpSampling2D(name=f"{name}_l")(low)
+
+
+def build_dcgan_generator(image_shape, latent_dim=100, base_filters=32, conv="plain", alpha=0.5, kernel_size=3,
+                          upsampling="nearest", value_range=(-1.0, 1.0), name="generator") -> tf.keras.Model:
+    if upsampling not in UPSAMPLING:
+        raise ConfigError(f"model.upsampling must be one of {', '.join(UPSAMPLING)}; got {upsampling!r}")
+    ops = _Convs(conv, alpha, kernel_size)
+    steps = doublings(image_shape)
+    height, width, channels = image_shape
+    start_h, start_w = height >> steps, width >> steps
+    start_channels = base_filters * 2 ** (steps - 1)
+    z = inputs = tf.keras.Input((latent_dim,), name="z")
+    x = layers.Dense(start_h * start_w * start_channels, use_bias=False, kernel_initializer=init(), name="project")(z)
+    x = batch_norm(name="bn_project")(x)
+    x = layers.ReLU(name="relu_project")(x)
+    x = layers.Reshape((start_h, start_w, start_channels), name="reshape")(x)
+
+    def up_block(x, filters, name, first=False, last=False):
+        if upsampling == "transpose":
+            return ops.conv(x, filters, name, strides=2, first=first, last=last, transpose=True)
+        return ops.conv(ops.upsample(x, f"up_{name}") if not first else layers.UpSampling2D(name=f"up_{name}")(x),
+                        filters, name, first=first, last=last)
+
+    for i in range(steps - 1):
+        x = up_block(x, start_channels >> (i + 1), f"conv{i + 1}", first=i == 0)
+        x = ops.batch_norm(x, f"bn{i + 1}")
+        x = ops.activate(x, layers.ReLU, f"relu{i + 1}")
+        x = ops.weights(x, f"beta{i + 1}")
+    x = up_block(x, channels, "to_image", first=steps == 1, last=True)
+    activation = "tanh" if tuple(value_range) == (-1.0, 1.0) else "sigmoid"
+    images = layers.Activation(activation, name=activation)(x)
+    return tf.keras.Model(inputs, images, name=name)
+
+
+def build_dcgan_discriminator(image_shape, base_filters=32, conv="plain", alpha=0.5, kernel_size=3,
+                              leaky_slope=0.2, name="discriminator") -> tf.keras.Model:
+    ops = _Convs(conv, alpha, kernel_size)
+    steps = doublings(image_shape)
+    x = inputs = tf.keras.Input(tuple(image_shape), name="images")
+    for i in range(steps):
+        x = ops.conv(x, base_filters * 2 ** i, f"conv{i + 1}", strides=2, first=i == 0)
+        x = ops.batch_norm(x, f"bn{i + 1}")
+        x = ops.activate(x, layers.LeakyReLU, f"lrelu{i + 1}", alpha=leaky_slope)
+        x = ops.weights(x, f"beta{i + 1}")
+    x = ops.conv(x, 1, "to_logit", strides=2, last=True)
+    logits = layers.GlobalAveragePooling2D(name="mean_logit")(x)
+    return tf.keras.Model(inputs, logits, name=name)
+
+
+class DCGAN(GenerativeModel):
+    """Generator and discriminator trained adversarially with the ``gan``, ``lsgan`` or ``wgan`` loss."""
+
+    def __init__(self, generator, discriminator, *, loss="gan", critic_steps=1, clip_value=None,
+                 beta_schedule=None, **kwargs):
+        super().__init__(**kwargs)
+        if loss not in ADVERSARIAL_LOSSES:
+            raise ConfigError(f"model.loss must be one of {', '.join(ADVERSARIAL_LOSSES)}; got {loss!r}")
+        self.generator, self.discriminator = generator, discriminator
+        self.loss_kind, self.critic_steps = loss, int(critic_steps)
+        self.clip_value = None if clip_value is None else float(clip_value)
+        self.beta_schedule = dict(beta_schedule or {})
+        # The runner feeds `critic_steps` batches to each train_step.
+        self.batches_per_step = self.critic_steps
+        self.d_loss_tracker = tf.keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = tf.keras.metrics.Mean(name="g_loss")
+        self.real_score_tracker = tf.keras.metrics.Mean(name="d_real")
+        self.fake_score_tracker = tf.keras.metrics.Mean(name="d_fake")
+
+    def compile(self, g_optimizer, d_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.optimizer, self.d_optimizer = g_optimizer, d_optimizer
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker, self.fake_score_tracker]
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def update_discriminator(self, real, stream):
+        z = self.normal_noise(tf.shape(real)[0], (self.latent_dim,), stream=stream)
+        fake = self.generator(z, training=True)
+        with tf.GradientTape() as tape:
+            real_out = self.discriminator(real, training=True)
+            fake_out = self.discriminator(fake, training=True)
+            d_loss = discriminator_loss(self.loss_kind, real_out, fake_out)
+            scaled = tf.nn.compute_average_loss(d_loss)
+        variables = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        if self.clip_value is not None:  # WGAN: keep the critic K-Lipschitz
+            for v in variables:
+                v.assign(tf.clip_by_value(v, -self.clip_value, self.clip_value))
+        self.d_loss_tracker.update_state(d_loss)
+        self.real_score_tracker.update_state(tf.reshape(real_out, [-1]))
+        self.fake_score_tracker.update_state(tf.reshape(fake_out, [-1]))
+
+    def train_step(self, batch):
+        images = batch["image"]
+        for i, real in enumerate(tf.split(images, self.critic_steps)):
+            self.update_discriminator(real, stream=i)
+        local_batch = tf.shape(images)[0] // self.critic_steps
+        z = self.normal_noise(local_batch, (self.latent_dim,), stream=self.critic_steps)
+        with tf.GradientTape() as tape:
+            g_loss = generator_loss(self.loss_kind, self.discriminator(self.generator(z, training=True),
+                                                                      training=True))
+            scaled = tf.nn.compute_average_loss(g_loss)
+        variables = self.generator.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        self.g_loss_tracker.update_state(g_loss)
+        self.finish_step()
+        return self.tracked_results()
+
+    def training_callbacks(self, run_dir, write=True) -> list:
+        if not self.beta_schedule or not any(isinstance(m, FrequencyWeights) for m in self.submodules):
+            return []
+        from keras_gens.callbacks import BetaSchedule
+
+        return [BetaSchedule(self.beta_schedule, figure=run_dir / "figures" / "beta_schedule.png", write=write)]
+
+
+def _build(name, cfg, data: DataInfo) -> DCGAN:
+    m = cfg.model
+    generator = build_dcgan_generator(data.image_shape, m.latent_dim, m.base_filters, m.conv, m.alpha,
+                                      m.kernel_size, m.upsampling, data.value_range)
+    discriminator = build_dcgan_discriminator(data.image_shape, m.base_filters, m.conv, m.alpha, m.kernel_size,
+                                              m.leaky_slope)
+    model = DCGAN(generator, discriminator, loss=m.loss, critic_steps=m.critic_steps, clip_value=m.clip_value,
+                  beta_schedule=m.beta_schedule if m.conv == "octave" else None, latent_dim=m.latent_dim,
+                  value_range=data.value_range, seed=cfg.train.seed, name=name)
+    model.compile(g_optimizer=make_optimizer(cfg.optimizers.generator, "optimizers.generator"),
+                  d_optimizer=make_optimizer(cfg.optimizers.discriminator, "optimizers.discriminator"),
+                  jit_compile=cfg.train.jit_compile)
+    return model
+
+
+_CHOICES = {"model.conv": list(CONV_KINDS), "model.loss": list(ADVERSARIAL_LOSSES),
+            "model.upsampling": list(UPSAMPLING)}
+_SUMMARIES = {
+    "dcgan": "OC-GAN baseline: DCGAN (non-saturating GAN loss), CelebA 128, Adam 2e-4",
+    "lsgan": "OC-GAN baseline: DCGAN network with the least-squares loss",
+    "wgan": "OC-GAN baseline: DCGAN network as a WGAN critic (RMSprop 5e-5, 5 critic steps, clipping ±0.05)",
+    "dcgan_oct": "OC-GAN: DCGAN with octave convolutions (α 0.5) and β weighting",
+    "lsgan_oct": "OC-GAN: LSGAN with octave convolutions (α 0.5) and β weighting",
+    "wgan_oct": "OC-GAN: WGAN with octave convolutions (α 0.5) and β weighting",
+}
+
+
+def _register(name):
+    @register(name, summary=_SUMMARIES[name], choices=_CHOICES)
+    def build(cfg, data: DataInfo) -> DCGAN:
+        return _build(name, cfg, data)
+
+    return build
+
+
+for _name in _SUMMARIES:
+    _register(_name)

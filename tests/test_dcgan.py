@@ -1,0 +1,167 @@
+"""OC-GAN's six GANs: one builder, three losses, plain or octave convolutions."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_gens import export, registry, runner
+from keras_gens.errors import ConfigError
+from keras_gens.layers.octave import FrequencyWeights, OctaveConv2D, multiply_adds
+from keras_gens.losses.adversarial import discriminator_loss, generator_loss
+from keras_gens.models.base import DataInfo
+from keras_gens.models.dcgan import build_dcgan_discriminator, build_dcgan_generator
+from keras_gens.utils import metrics_csv
+from tests.helpers import python_env
+
+GANS = ("dcgan", "lsgan", "wgan", "dcgan_oct", "lsgan_oct", "wgan_oct")
+
+
+def build(name, size, *overrides, channels=3):
+    spec = registry.get(name)
+    cfg = spec.config(overrides=list(overrides))
+    return cfg, spec.build(cfg, DataInfo((size, size, channels), 0, (-1.0, 1.0)))
+
+
+def network_weights(model):
+    return [v.numpy() for v in model.generator.weights + model.discriminator.weights]
+
+
+def test_paper_settings_of_the_six():
+    for name in GANS:
+        cfg = registry.get(name).config()
+        assert (cfg.data.image_size, cfg.train.batch_size, cfg.train.epochs, cfg.model.latent_dim) == (128, 64, 50, 100)
+        assert cfg.model.conv == ("octave" if name.endswith("_oct") else "plain")
+        if name.startswith("wgan"):
+            assert (cfg.model.critic_steps, cfg.model.clip_value) == (5, 0.05)
+            assert dict(cfg.optimizers.generator) == {"name": "rmsprop", "learning_rate": 5e-5}
+        else:
+            assert cfg.model.critic_steps == 1 and cfg.model.clip_value is None
+            assert dict(cfg.optimizers.discriminator) == {"name": "adam", "learning_rate": 2e-4, "beta_1": 0.5,
+                                                          "beta_2": 0.999}
+    assert registry.get("lsgan_oct").config().model.loss == "lsgan"
+
+
+@pytest.mark.parametrize("name", GANS)
+@pytest.mark.parametrize("size", [64, 128])
+def test_a_train_step_at_64_and_128_has_finite_losses_and_changes_both_networks(name, size):
+    _, model = build(name, size)
+    batch = 2 * model.batches_per_step
+    images = tf.random.uniform((batch, size, size, 3), -1, 1)
+    before = network_weights(model)
+    logs = model.train_step({"image": images, "label": tf.zeros(batch, tf.int32)})
+    assert all(np.isfinite(float(v)) for v in logs.values()), logs
+    assert {"d_loss", "g_loss"} <= set(logs)
+    after = network_weights(model)
+    changed = [not np.allclose(a, b) for a, b in zip(before, after)]
+    assert any(changed[: len(model.generator.weights)]) and any(changed[len(model.generator.weights):])
+    assert model.generate(model.sample_latent(2)).shape == (2, size, size, 3)
+
+
+def test_weight_clipping_holds_after_a_wgan_step():
+    _, model = build("wgan_oct", 64, "model.clip_value=0.01")
+    for v in model.discriminator.trainable_variables:  # far outside the clip range before the step
+        v.assign(tf.ones_like(v) * 0.5)
+    model.train_step({"image": tf.random.uniform((10, 64, 64, 3), -1, 1), "label": tf.zeros(10, tf.int32)})
+    assert max(float(tf.reduce_max(tf.abs(v))) for v in model.discriminator.trainable_variables) <= 0.01 + 1e-7
+
+
+def test_losses_on_known_outputs():
+    real, fake = tf.constant([2.0, -1.0]), tf.constant([0.0, 3.0])
+    np.testing.assert_allclose(discriminator_loss("lsgan", real, fake), [1.0 + 0.0, 4.0 + 9.0])
+    np.testing.assert_allclose(generator_loss("lsgan", fake), [1.0, 4.0])
+    np.testing.assert_allclose(discriminator_loss("wgan", real, fake), [-2.0, 4.0])
+    np.testing.assert_allclose(generator_loss("wgan", fake), [0.0, -3.0])
+    softplus = np.log1p(np.exp([-2.0, 1.0])) + np.log1p(np.exp([0.0, 3.0]))  # −log σ(r) − log(1 − σ(f))
+    np.testing.assert_allclose(discriminator_loss("gan", real, fake), softplus, rtol=1e-6)
+    np.testing.assert_allclose(generator_loss("gan", fake), np.log1p(np.exp([0.0, -3.0])), rtol=1e-6)
+
+
+def test_octave_networks_keep_the_parameters_and_cut_the_multiply_adds():
+    shape = (128, 128, 3)
+    plain_g, octave_g = (build_dcgan_generator(shape, conv=kind) for kind in ("plain", "octave"))
+    plain_d, octave_d = (build_dcgan_discriminator(shape, conv=kind) for kind in ("plain", "octave"))
+    # The four octave kernels partition the plain kernel: the same trainable weights.
+    for plain, octave in ((plain_g, octave_g), (plain_d, octave_d)):
+        trainable = [sum(int(np.prod(v.shape)) for v in m.trainable_weights) for m in (plain, octave)]
+        assert trainable[0] == trainable[1]
+    # A hidden octave layer at α = 0.5 costs (1−α)² + (2α(1−α) + α²)/4 = 0.4375 of the plain one.
+    layer = octave_g.get_layer("conv2")
+    plain_layer = plain_g.get_layer("conv2")
+    h, w = plain_layer.output.shape[1:3]
+    plain_macs = h * w * 9 * plain_layer.kernel.shape[-2] * plain_layer.filters
+    assert isinstance(layer, OctaveConv2D)
+    assert layer.multiply_adds((h, w)) / plain_macs == pytest.approx(0.4375, rel=1e-3)
+    # Whole generator: the first and last layers keep full-resolution paths, so the saving is smaller.
+    g_ratio = multiply_adds(octave_g) / multiply_adds(plain_g)
+    assert 0.4375 < g_ratio < 0.7
+    # The plain D strides by convolution, the octave one pools first: still cheaper.
+    assert multiply_adds(octave_d) < 0.7 * multiply_adds(plain_d)
+
+
+def test_generator_and_discriminator_shapes_for_the_paper_size():
+    g = build_dcgan_generator((128, 128, 3), conv="octave")
+    d = build_dcgan_discriminator((128, 128, 3), conv="octave")
+    assert g.output_shape == (None, 128, 128, 3) and d.output_shape == (None, 1)
+    assert g.get_layer("reshape").output_shape == (None, 4, 4, 512)
+    assert [d.get_layer(f"conv{i}").filters for i in range(1, 6)] == [32, 64, 128, 256, 512]
+    assert len([m for m in g.submodules if isinstance(m, FrequencyWeights)]) == 4
+    with pytest.raises(ConfigError, match="4·2\\^k"):
+        build_dcgan_generator((96, 96, 3))
+    with pytest.raises(ConfigError, match="plain, octave"):
+        build_dcgan_generator((64, 64, 3), conv="wavelet")
+
+
+def test_transposed_upsampling_alternative():
+    g = build_dcgan_generator((64, 64, 3), conv="octave", upsampling="transpose")
+    assert g(tf.zeros((2, 100))).shape == (2, 64, 64, 3)
+
+
+def test_variant_configs_extend_their_base():
+    cfg = registry.get("wgan_oct").config(overrides=["model.beta_schedule.name=ramp"])
+    assert (cfg.model.loss, cfg.model.conv, cfg.model.critic_steps) == ("wgan", "octave", 5)
+    assert cfg.model.beta_schedule.name == "ramp" and cfg.model.beta_schedule.end == 1.0
+    with pytest.raises(ConfigError, match="model.conv"):
+        registry.get("dcgan").config(overrides=["model.conv=wavelet"])
+
+
+def test_wgan_runs_consume_critic_steps_batches_and_record_the_beta_schedule(tmp_path):
+    run_dir = tmp_path / "run"
+    result = runner.train("wgan_oct", smoke=True, out=run_dir, log=lambda *_: None,
+                          overrides=["train.epochs=2", "train.verbose=0", "data.limit=320", "train.batch_size=16",
+                                     "model.base_filters=4", "model.beta_schedule.name=ocgan_code"])
+    rows = metrics_csv.read_rows(run_dir / "metrics.csv")
+    # 320 images / (16 × 5 critic batches) = 4 generator steps per epoch
+    assert [int(r["step"]) for r in rows] == [4, 8]
+    assert [float(r["beta_high"]) for r in rows] == pytest.approx([0.7, 0.7])  # f = 0.5 → 0.7; f = 1 → 0.7
+    assert (run_dir / "figures" / "beta_schedule.png").stat().st_size > 1000
+    layer = [m for m in result.model.generator.submodules if isinstance(m, FrequencyWeights)][0]
+    assert float(layer.beta_high) == pytest.approx(0.7) and float(layer.beta_low) == pytest.approx(0.3)
+
+
+LOAD = r"""
+import json, sys
+import tensorflow as tf
+out = {}
+for path in sys.argv[1:]:
+    images = tf.saved_model.load(path).signatures["sample"](n=tf.constant(2), seed=tf.constant(0, tf.int64))["images"]
+    out[path] = [images.dtype.name] + images.shape.as_list()
+print(json.dumps({"shapes": out, "project": [k for k in sys.modules if k.startswith("keras_gens")]}))
+"""
+
+
+def test_all_six_generators_export_and_load_with_tensorflow_alone(tmp_path):
+    paths = []
+    for name in GANS:
+        _, model = build(name, 32, "model.base_filters=4", channels=1)
+        paths.append(str(export.export_model(model, tmp_path / name)))
+    env = python_env()
+    env.pop("PYTHONPATH")
+    proc = subprocess.run([sys.executable, "-c", LOAD, *paths], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["project"] == []
+    assert all(shape == ["uint8", 2, 32, 32, 1] for shape in result["shapes"].values()), result
