@@ -7,9 +7,10 @@
 
 Images travel as uint8 batches, so real and generated images are quantised
 alike (as PNG files would be); features are summarised by running moments
-(float64), so memory does not grow with the number of images.  Only the
-first ``KEEP_FEATURES`` feature vectors are kept, for KID; the streams are
-shuffled (real) or i.i.d. (generated), so those are a random subset.
+(float64), so memory does not grow with the number of images.  KID needs
+the features themselves: the first ``KEEP_FEATURES`` are kept when it is asked
+for (and always for cached real data); the streams are shuffled (real) or
+i.i.d. (generated), so those are a random subset.
 
 Reference statistics of real data are cached under ``<KERAS_GENS_HOME>/fid_stats``
 keyed by the data (its files or array contents), the preprocessing (size,
@@ -196,20 +197,23 @@ def folder_images(folder, n: int | None, *, seed: int = 0, batch_size: int = 50)
 # --- features and statistics -----------------------------------------------------------------
 
 def extract(images: Images, extractor, *, keep: int = KEEP_FEATURES, desc: str = "") -> Features:
-    moments, kept, seen = None, [], 0
+    """Moments of every image's features, and the first ``keep`` features (0 for FID alone)."""
+    moments, kept, seen = None, None, 0
     steps = -(-images.count // max(extractor.batch_size, 1))
     for batch in progress(images.batches(), total=steps, desc=desc or f"features of {images.name}",
                           unit="batch", min_total=2):
         features = extractor(batch)
         if moments is None:
             moments = FeatureMoments(features.shape[1])
+            # One buffer, filled in place: memory stays flat however many images follow.
+            kept = np.empty((min(keep, images.count or keep), features.shape[1]), np.float32)
         moments.update(features)
-        if seen < keep:
-            kept.append(features[: keep - seen].astype(np.float32))
+        take = min(len(features), len(kept) - seen) if seen < len(kept) else 0
+        kept[seen:seen + take] = features[:take]
         seen += len(features)
     if moments is None or moments.count < 2:
         raise UserError(f"{images.name}: at least 2 images are needed for FID/KID, got {seen}")
-    return Features(moments, np.concatenate(kept), {"name": images.name, "count": moments.count})
+    return Features(moments, kept[:min(seen, len(kept))], {"name": images.name, "count": moments.count})
 
 
 def stats_cache_dir() -> Path:
@@ -301,7 +305,8 @@ def evaluate(metrics, fake: Images, real: Images | Features | None = None, extra
             extractor = FeatureExtractor()
         real_features = real if isinstance(real, Features) else reference_features(
             real, extractor, cache_dir=cache_dir, use_cache=use_cache, log=log)
-        fake_features = extract(fake, extractor, desc=f"features of {fake.name}")
+        fake_features = extract(fake, extractor, keep=KEEP_FEATURES if "kid" in metrics else 0,
+                                desc=f"features of {fake.name}")
         if "fid" in metrics:
             scores["fid"] = fid_score(fake_features, real_features)
         if "kid" in metrics:

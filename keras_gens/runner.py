@@ -156,6 +156,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         return RunResult(run_dir, cfg, model, initial_epoch, epochs)
 
     dataset = source.dataset(step_batch, seed=cfg.train.seed, start_step=initial_epoch * steps_per_epoch)
+    dataset = group_for_replicas(dataset, int(getattr(model, "batches_per_step", 1)), strategy.num_replicas_in_sync)
     started = time.perf_counter()
     with _naming_unreadable_files(source):
         callbacks = _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epoch, chief)
@@ -175,6 +176,28 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     log(f"trained epochs {initial_epoch + 1}-{epochs} in {time.perf_counter() - started:.1f}s; "
         f"checkpoint: {manager.latest_checkpoint}")
     return RunResult(run_dir, cfg, model, initial_epoch, epochs, history.history)
+
+
+def group_for_replicas(dataset, batches: int, replicas: int):
+    """Reorder each step's ``batches`` stacked batches so that replicas split every batch, not the stack.
+
+    A strategy hands replica r the r-th contiguous slice of a global batch.  With
+    k batches stacked [b0 | b1 | … | bk−1], replica 0 would get b0, b1 and part of b2;
+    regrouped as [r0: b0/R, b1/R, …; r1: …], each replica's i-th chunk is its share
+    of batch i, so chunk i over all replicas is exactly batch i, as on one device.
+    """
+    if batches <= 1 or replicas <= 1:
+        return dataset
+
+    def regroup(tensor):
+        shape = tf.shape(tensor)
+        per = shape[0] // (batches * replicas)
+        grouped = tf.reshape(tensor, tf.concat([[batches, replicas, per], shape[1:]], 0))
+        perm = tf.concat([[1, 0, 2], tf.range(3, tf.rank(grouped))], 0)
+        return tf.reshape(tf.transpose(grouped, perm), shape)
+
+    return dataset.map(lambda batch: tf.nest.map_structure(regroup, batch), num_parallel_calls=tf.data.AUTOTUNE,
+                       deterministic=True)
 
 
 def _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epoch, chief) -> list:

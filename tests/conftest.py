@@ -28,3 +28,14 @@ def _no_leftover_processes():
     yield
     stop_child_processes()
     shutil.rmtree(os.environ["KERAS_GENS_HOME"], ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def two_replicas():
+    """The one two-replica MirroredStrategy of the test session: a second strategy over the same
+    devices in one process restarts the collective instance keys and collides with the first's."""
+    from keras_gens.distribute import make_strategy
+
+    strategy = make_strategy("mirrored", ["/cpu:0", "/cpu:1"])
+    assert strategy.num_replicas_in_sync == 2
+    return strategy

@@ -109,3 +109,27 @@ def write_random_fid_weights(path, seed=0):
     state["fc.weight"], state["fc.bias"] = np.zeros((1008, 2048), np.float32), np.zeros(1008, np.float32)
     convert.write_npz(convert._convs_from_state_dict(state), "random test weights", Path(path))
     return path
+
+
+_LOAD_SAVED_MODELS = r"""
+import json, sys
+import tensorflow as tf
+shapes = {}
+for path in sys.argv[1:]:
+    out = tf.saved_model.load(path).signatures["sample"](n=tf.constant(2), seed=tf.constant(0, tf.int64))["images"]
+    shapes[path] = [out.dtype.name] + out.shape.as_list()
+print(json.dumps({"shapes": shapes, "project": [k for k in sys.modules if k.startswith("keras_gens")]}))
+"""
+
+
+def sample_in_plain_tensorflow(paths, cwd, timeout=240) -> dict:
+    """Load SavedModels in a fresh process without keras_gens on the path and draw 2 samples from each:
+    ``{"shapes": {path: [dtype, *shape]}, "project": [keras_gens modules that got imported]}``."""
+    import json
+
+    env = python_env()
+    env.pop("PYTHONPATH")
+    proc = subprocess.run([sys.executable, "-c", _LOAD_SAVED_MODELS, *map(str, paths)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -1,20 +1,16 @@
 """OC-GAN's six GANs: one builder, three losses, plain or octave convolutions."""
-import json
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from keras_gens import export, registry, runner
-from keras_gens.errors import ConfigError
+from keras_gens.errors import ConfigError, UserError
 from keras_gens.layers.octave import FrequencyWeights, OctaveConv2D, multiply_adds
 from keras_gens.losses.adversarial import discriminator_loss, generator_loss
 from keras_gens.models.base import DataInfo
 from keras_gens.models.dcgan import build_dcgan_discriminator, build_dcgan_generator
 from keras_gens.utils import metrics_csv
-from tests.helpers import python_env
+from tests.helpers import sample_in_plain_tensorflow
 
 GANS = ("dcgan", "lsgan", "wgan", "dcgan_oct", "lsgan_oct", "wgan_oct")
 
@@ -141,27 +137,39 @@ def test_wgan_runs_consume_critic_steps_batches_and_record_the_beta_schedule(tmp
     assert float(layer.beta_high) == pytest.approx(0.7) and float(layer.beta_low) == pytest.approx(0.3)
 
 
-LOAD = r"""
-import json, sys
-import tensorflow as tf
-out = {}
-for path in sys.argv[1:]:
-    images = tf.saved_model.load(path).signatures["sample"](n=tf.constant(2), seed=tf.constant(0, tf.int64))["images"]
-    out[path] = [images.dtype.name] + images.shape.as_list()
-print(json.dumps({"shapes": out, "project": [k for k in sys.modules if k.startswith("keras_gens")]}))
-"""
-
-
 def test_all_six_generators_export_and_load_with_tensorflow_alone(tmp_path):
     paths = []
     for name in GANS:
         _, model = build(name, 32, "model.base_filters=4", channels=1)
-        paths.append(str(export.export_model(model, tmp_path / name)))
-    env = python_env()
-    env.pop("PYTHONPATH")
-    proc = subprocess.run([sys.executable, "-c", LOAD, *paths], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+        paths.append(export.export_model(model, tmp_path / name))
+    result = sample_in_plain_tensorflow(paths, cwd=tmp_path)
     assert result["project"] == []
     assert all(shape == ["uint8", 2, 32, 32, 1] for shape in result["shapes"].values()), result
+
+
+def test_experiment_sets():
+    from keras_gens.ocgan import plan
+
+    assert [label for label, _, _ in plan("pair", ["wgan"])] == ["wgan", "wgan_oct"]
+    assert [model for _, model, _ in plan("all", ["dcgan"])] == list(GANS[:1]) + ["dcgan_oct", "lsgan", "lsgan_oct",
+                                                                                   "wgan", "wgan_oct"]
+    paper = plan("paper", ["lsgan"])
+    assert [label for label, _, _ in paper] == ["lsgan", "lsgan_OCT", "lsgan_LOW", "lsgan_RAMP", "lsgan_COMBI"]
+    assert paper[2][2] == ["model.alpha=0.99"] and paper[2][1] == "lsgan_oct"
+    with pytest.raises(UserError, match="unknown base"):
+        plan("pair", ["stylegan"])
+
+
+def test_experiment_trains_with_one_budget_and_draws_the_comparison(tmp_path):
+    from keras_gens.ocgan import experiment
+
+    rows = experiment("pair", ["dcgan"], out=tmp_path, smoke=True, metric="sharpness", samples=16,
+                      overrides=["train.epochs=2", "train.verbose=0", "data.limit=128", "model.base_filters=4"],
+                      log=lambda *_: None)
+    assert [r["run"] for r in rows] == ["dcgan", "dcgan_oct"]
+    assert all(r["epochs"] == 2 and r["final_sharpness"] > 0 for r in rows)
+    assert (tmp_path / "sharpness_comparison.png").stat().st_size > 1000
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
+    assert "| dcgan_oct | dcgan_oct |" in (tmp_path / "comparison.md").read_text()
+    configs = [(tmp_path / name / "config.yaml").read_text() for name in ("dcgan", "dcgan_oct")]
+    assert all("seed: 0" in c and "epochs: 2" in c for c in configs)

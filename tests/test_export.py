@@ -1,7 +1,6 @@
 """SavedModel export: loadable by TensorFlow alone, described by saved_model_cli, written atomically;
 and the generate command on runs and exports."""
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

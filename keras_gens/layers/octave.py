@@ -44,14 +44,6 @@ def as_pair(x):
     return x, None
 
 
-def each(fn, x):
-    """Apply ``fn`` to both branches of an octave tensor (or to a plain one)."""
-    if isinstance(x, (tuple, list)):
-        high, low = as_pair(x)
-        return fn(high), None if low is None else fn(low)
-    return fn(x)
-
-
 class _OctaveBase(layers.Layer):
     """What the convolution and its transpose share: channel split, shape checks, paths, config."""
 
@@ -187,6 +179,16 @@ class OctaveBatchNorm(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
+
+
+@tf.keras.utils.register_keras_serializable("keras_gens")
+class OctaveUpSampling2D(layers.Layer):
+    """Nearest-neighbour ×2 of both maps: with an ``OctaveConv2D`` after it, the generator's up-sampling
+    octave block of OC-GAN's code (which has no transposed octave convolution)."""
+
+    def call(self, inputs):
+        x_h, x_l = as_pair(inputs)
+        return _upsample(x_h) if x_l is None else (_upsample(x_h), _upsample(x_l))
 
 
 @tf.keras.utils.register_keras_serializable("keras_gens")

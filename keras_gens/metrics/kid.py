@@ -21,7 +21,8 @@ def mmd2_unbiased(x, y, **kernel) -> float:
     m, n = len(x), len(y)
     if m < 2 or n < 2:
         raise ValueError(f"KID needs at least 2 features per set, got {m} and {n}")
-    kxx, kyy, kxy = polynomial_kernel(x, x, **kernel), polynomial_kernel(y, y, **kernel), polynomial_kernel(x, y, **kernel)
+    kxx, kyy = polynomial_kernel(x, x, **kernel), polynomial_kernel(y, y, **kernel)
+    kxy = polynomial_kernel(x, y, **kernel)
     return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1))
                  + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
                  - 2.0 * kxy.mean())

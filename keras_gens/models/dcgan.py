@@ -33,7 +33,8 @@ import tensorflow as tf
 
 from keras_gens.errors import ConfigError
 from keras_gens.layers.normalization import batch_norm
-from keras_gens.layers.octave import FrequencyWeights, OctaveBatchNorm, OctaveConv2D, OctaveConv2DTranspose, each
+from keras_gens.layers.octave import (FrequencyWeights, OctaveBatchNorm, OctaveConv2D, OctaveConv2DTranspose,
+                                      OctaveUpSampling2D)
 from keras_gens.losses.adversarial import ADVERSARIAL_LOSSES, discriminator_loss, generator_loss
 from keras_gens.models.base import DataInfo, GenerativeModel
 from keras_gens.optim import make_optimizer
@@ -90,10 +91,7 @@ class _Convs:
         return FrequencyWeights(name=name)(x) if self.octave else x
 
     def upsample(self, x, name):
-        if not self.octave:
-            return layers.UpSampling2D(name=name)(x)
-        high, low = x
-        return layers.UpSampling2D(name=f"{name}_h")(high), layers.UpSampling2D(name=f"{name}_l")(low)
+        return OctaveUpSampling2D(name=name)(x) if self.octave else layers.UpSampling2D(name=name)(x)
 
 
 def build_dcgan_generator(image_shape, latent_dim=100, base_filters=32, conv="plain", alpha=0.5, kernel_size=3,
@@ -114,8 +112,7 @@ def build_dcgan_generator(image_shape, latent_dim=100, base_filters=32, conv="pl
     def up_block(x, filters, name, first=False, last=False):
         if upsampling == "transpose":
             return ops.conv(x, filters, name, strides=2, first=first, last=last, transpose=True)
-        return ops.conv(ops.upsample(x, f"up_{name}") if not first else layers.UpSampling2D(name=f"up_{name}")(x),
-                        filters, name, first=first, last=last)
+        return ops.conv(ops.upsample(x, f"up_{name}"), filters, name, first=first, last=last)
 
     for i in range(steps - 1):
         x = up_block(x, start_channels >> (i + 1), f"conv{i + 1}", first=i == 0)
