@@ -4,6 +4,9 @@ Entry points:
     python -m keras_gens.train NAME      train a registered model (``--list`` shows the names)
     python -m keras_gens.export RUN_DIR  write the trained generator as a SavedModel
     python -m keras_gens.generate SRC    write sample PNGs from a run or a SavedModel
+    python -m keras_gens.evaluate fid --fake SRC [--real SPEC]   FID, KID or sharpness of generated images
+    python -m keras_gens.compare         the WAE-ResNet thesis's comparison of its four auto-encoders
+    python -m keras_gens.ocgan           OC-GAN's GANs against their octave variants
 """
 from keras_gens import _env
 

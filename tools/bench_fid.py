@@ -42,6 +42,23 @@ def make_images(path: Path, count: int, size: int = 64):
     images.flush()
 
 
+def batch_reader(path: Path):
+    """``read(start, n)`` -> images [start, start + n) of a .npy file, read from disk each time: a memory
+    map would leave the pages it touched resident, and peak RSS would grow with the count for that alone."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        shape, _, dtype = np.lib.format._read_array_header(f, version)
+        offset = f.tell()
+    item = int(np.prod(shape[1:]))
+
+    def read(start: int, n: int) -> np.ndarray:
+        with open(path, "rb") as f:
+            f.seek(offset + start * item * np.dtype(dtype).itemsize)
+            return np.fromfile(f, dtype=dtype, count=n * item).reshape(n, *shape[1:])
+
+    return read
+
+
 def ours_worker(args) -> int:
     """In a fresh process: keras_gens's path from uint8 batches to running moments."""
     import tensorflow as tf
@@ -51,16 +68,16 @@ def ours_worker(args) -> int:
     from keras_gens.metrics.inception import FeatureExtractor
 
     extractor = FeatureExtractor(weights=args.weights, batch_size=args.batch)
-    images = np.load(args.images, mmap_mode="r")
-    extractor(np.ascontiguousarray(images[: args.batch]))  # warm-up: trace and allocate
+    read = batch_reader(args.images)
+    extractor(read(0, args.batch))  # warm-up: trace and allocate
 
     def batches():
         for start in range(0, args.count, args.batch):
-            yield np.ascontiguousarray(images[start:start + args.batch])
+            yield read(start, min(args.batch, args.count - start))
 
     started = time.perf_counter()
     # keep=0: what FID needs (KID also keeps up to 10,000 features, 80 MB, for its subsets).
-    features = extract(Images("bench", args.count, images.shape[1:3], batches), extractor, keep=0)
+    features = extract(Images("bench", args.count, None, batches), extractor, keep=0)
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert features.moments.count == args.count
