@@ -8,6 +8,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TFA_SILENCE_WARNINGS", "1")
 
 
+def offline() -> bool:
+    """``KERAS_GENS_OFFLINE`` is set: whatever would download must say what to fetch instead."""
+    return os.environ.get("KERAS_GENS_OFFLINE", "") not in ("", "0", "false")
+
+
+def keras_home():
+    """Where Keras caches downloads (``$KERAS_HOME``, default ``~/.keras``)."""
+    from pathlib import Path
+
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
+
+
 def import_tensorflow_quietly():
     """Import TensorFlow with C-level stderr muted.
 

@@ -8,13 +8,13 @@ archives into ``~/.keras/datasets`` as Keras always does.
 """
 from __future__ import annotations
 
-import os
 import pickle
 import tarfile
 from pathlib import Path
 
 import numpy as np
 
+from keras_gens._env import keras_home, offline
 from keras_gens.data.pipeline import ArraySource, DataSource, FileSource, Preprocess
 from keras_gens.data.validate import IMAGE_EXTENSIONS, describe, find_unreadable
 from keras_gens.errors import DataError, DataMissing
@@ -104,18 +104,14 @@ def load_npz(path, data_cfg, preprocess: Preprocess) -> DataSource:
 
 
 def _keras_cache(filename: str) -> Path:
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "datasets" / filename
-
-
-def _offline() -> bool:
-    return os.environ.get("KERAS_GENS_OFFLINE", "") not in ("", "0", "false")
+    return keras_home() / "datasets" / filename
 
 
 def _keras_download(loader, what: str, url: str, local_hint: str):
     """Run a keras.datasets loader; if it cannot download, say what to fetch and where to put it."""
     message = (f"{what} is not on this machine and could not be downloaded.\n"
                f"  Download {url}\n  and {local_hint}")
-    if _offline():
+    if offline():
         raise DataMissing(message + "\n  (KERAS_GENS_OFFLINE is set, so no download was tried.)")
     import socket
 

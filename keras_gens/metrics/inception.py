@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from keras_gens._env import keras_home, offline
 from keras_gens.errors import UserError
 
 FEATURE_DIM = 2048
@@ -235,8 +236,8 @@ def load_fid_weights(model: tf.keras.Model, path) -> str:
 def build_keras_imagenet() -> tf.keras.Model:
     """Keras's ImageNet InceptionV3 as a 2048-d feature network (same input handling)."""
     weights_file = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    cached = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "models" / weights_file
-    if not cached.is_file() and os.environ.get("KERAS_GENS_OFFLINE", "") not in ("", "0", "false"):
+    cached = keras_home() / "models" / weights_file
+    if not cached.is_file() and offline():
         raise WeightsMissing(
             f"Keras's ImageNet InceptionV3 weights are not at {cached} and KERAS_GENS_OFFLINE is set.\n"
             f"  Download https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/{weights_file}\n"
@@ -278,15 +279,6 @@ class FeatureExtractor:
             self.weights_path = None
             self.weights_id = "keras_imagenet"
         self._forward = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
-
-    @classmethod
-    def with_model(cls, model: tf.keras.Model, weights_id: str = "random", batch_size: int = 50):
-        """An extractor around a given network (tests use random weights)."""
-        self = cls.__new__(cls)
-        self.backbone, self.model, self.weights_path, self.weights_id = "custom", model, None, weights_id
-        self.batch_size = int(batch_size)
-        self._forward = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
-        return self
 
     def __call__(self, images) -> np.ndarray:
         """uint8 images ([0, 255]) or float images in [0, 1], [N, H, W, 1 or 3] -> float64 [N, 2048]."""
