@@ -20,13 +20,13 @@ Writes DIR/comparison.csv and DIR/comparison.md.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from keras_gens.cli import run_cli
+from keras_gens.utils import tables
 
 THESIS_MODELS = ("vae", "vae_resnet", "wae", "wae_resnet")
 COLUMNS = ["model", "epochs", "interpolation_sharpness", "random_fid", "random_sharpness", "reconstruction_fid",
@@ -131,12 +131,7 @@ def fid_extractor(fid: str, weights=None, log=print):
 
 
 def markdown_table(rows: list[dict]) -> str:
-    def cell(v):
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in COLUMNS) + " |" for r in rows]
-    return "\n".join(lines)
+    return tables.markdown_table(rows, COLUMNS)
 
 
 def compare(models=THESIS_MODELS, *, data=None, out="runs/compare", overrides=(), smoke=False, n=1000,
@@ -173,10 +168,7 @@ def compare(models=THESIS_MODELS, *, data=None, out="runs/compare", overrides=()
     rows.append({"model": f"(real held-out images, {len(real)})", "epochs": "",
                  "random_sharpness": gradient_sharpness(real, heldout.value_range),
                  "random_laplacian_var": laplacian_variance(real, heldout.value_range)})
-    with open(out / "comparison.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
+    tables.write_csv(out / "comparison.csv", rows, COLUMNS)
     table = markdown_table(rows)
     atomic_write_text(out / "comparison.md",
                       f"# Auto-encoder comparison ({heldout.name}, {n} samples)\n\nSharpness: the thesis's gradient "

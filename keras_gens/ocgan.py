@@ -19,7 +19,6 @@ DIR/samples/epoch_NNNN.png (every run's fixed-latent samples side by side).
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -90,6 +89,7 @@ def experiment(which="pair", bases=("dcgan",), *, data=None, out="runs/ocgan", o
 
 
 def write_outputs(out: Path, metric: str, runs, rows: list[dict], curves: dict):
+    from keras_gens.utils import tables
     from keras_gens.utils.io import atomic_write_text
     from keras_gens.utils.plots import save_line_plot
 
@@ -98,18 +98,10 @@ def write_outputs(out: Path, metric: str, runs, rows: list[dict], curves: dict):
                    {name: (sorted(c), [c[e] for e in sorted(c)]) for name, c in curves.items() if c},
                    xlabel="epoch", ylabel=label, title=f"{label} per epoch (same seed and budget)")
     columns = list(rows[0])
-    with open(out / "comparison.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-
-    def cell(v):
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-    table = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    table += ["| " + " | ".join(cell(r[c]) for c in columns) + " |" for r in rows]
+    tables.write_csv(out / "comparison.csv", rows, columns)
     atomic_write_text(out / "comparison.md", f"# OC-GAN comparison ({label}; lower FID/KID, higher sharpness is "
-                      f"better)\n\n" + "\n".join(table) + f"\n\n![{label} per epoch]({metric}_comparison.png)\n")
+                      f"better)\n\n{tables.markdown_table(rows, columns)}\n\n"
+                      f"![{label} per epoch]({metric}_comparison.png)\n")
     write_sample_sheets(out, [name for name, _, _ in runs])
 
 

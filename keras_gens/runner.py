@@ -146,7 +146,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         log(f"resuming {run_dir} from epoch {initial_epoch} (step {int(model.step.numpy())})")
     epochs = int(cfg.train.epochs)
     # A train_step may consume several batches (a WGAN's critic steps): they come as one larger batch.
-    step_batch = batch_size * int(getattr(model, "batches_per_step", 1))
+    step_batch = batch_size * model.batches_per_step
     steps_per_epoch = int(cfg.train.steps_per_epoch or source.steps_per_epoch(step_batch))
     log(f"{name}: {source.name}, {source.num_examples} images {info.image_shape}, "
         f"{strategy.num_replicas_in_sync} replica(s), batch {batch_size}, {steps_per_epoch} steps/epoch "
@@ -156,7 +156,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         return RunResult(run_dir, cfg, model, initial_epoch, epochs)
 
     dataset = source.dataset(step_batch, seed=cfg.train.seed, start_step=initial_epoch * steps_per_epoch)
-    dataset = group_for_replicas(dataset, int(getattr(model, "batches_per_step", 1)), strategy.num_replicas_in_sync)
+    dataset = group_for_replicas(dataset, model.batches_per_step, strategy.num_replicas_in_sync)
     started = time.perf_counter()
     with _naming_unreadable_files(source):
         callbacks = _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epoch, chief)

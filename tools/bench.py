@@ -47,7 +47,7 @@ def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int, pap
     source = data.load(cfg.data)
     model = spec.build(cfg, DataInfo.of(source))
     # A step may consume several batches (a WGAN's critic steps): images/s counts what it consumes.
-    step_batch = int(cfg.train.batch_size) * int(getattr(model, "batches_per_step", 1))
+    step_batch = int(cfg.train.batch_size) * model.batches_per_step
     batch = next(iter(source.dataset(step_batch, seed=0)))
     iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
     step = model.make_train_function()
