@@ -155,6 +155,9 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         log(f"{run_dir} has already trained {initial_epoch} of {epochs} epochs; raise train.epochs to go on")
         return RunResult(run_dir, cfg, model, initial_epoch, epochs)
 
+    if model.prepare(source, batch_size=batch_size, seed=cfg.train.seed, verbose=_verbosity(cfg.train.verbose),
+                     log=log):
+        manager.save(checkpoint_number=initial_epoch)
     dataset = source.dataset(step_batch, seed=cfg.train.seed, start_step=initial_epoch * steps_per_epoch)
     dataset = group_for_replicas(dataset, model.batches_per_step, strategy.num_replicas_in_sync)
     started = time.perf_counter()

@@ -58,6 +58,7 @@ def run_module(*args, timeout=300, cwd=None, **env) -> subprocess.CompletedProce
 
 
 def stop_child_processes():
+    """The same as federated.tff_runtime.stop_child_processes, without importing the federated package."""
     try:
         import psutil
     except ImportError:

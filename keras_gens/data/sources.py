@@ -20,7 +20,7 @@ from keras_gens.data.validate import IMAGE_EXTENSIONS, describe, find_unreadable
 from keras_gens.errors import DataError, DataMissing
 
 SPEC_HELP = (
-    "digits | folder:PATH | celeba:PATH | mnist | mnist:FILE.npz | cifar10 | cifar10:PATH | npz:FILE.npz"
+    "digits | folder:PATH | celeba:PATH | mnist | mnist:FILE.npz | cifar10 | cifar10:PATH | npz:FILE.npz | covid:PATH"
 )
 
 
@@ -292,6 +292,39 @@ def load_celeba(path, data_cfg, preprocess: Preprocess) -> DataSource:
     return _checked_file_source(f"celeba:{root}", paths, np.zeros(len(paths)), data_cfg, preprocess)
 
 
+COVID_URL = "https://www.kaggle.com/datasets/tawsifurrahman/covid19-radiography-database"
+
+
+def load_covid(path, data_cfg, preprocess: Preprocess) -> DataSource:
+    """COVID-19 Radiography Database: ``ROOT/<class>/images/*.png`` (v4+) or ``ROOT/<class>/*.png`` (older).
+
+    Classes are the sorted folder names (COVID, Lung_Opacity, Normal, Viral Pneumonia); the lung
+    ``masks/`` folders and the metadata spreadsheets beside them are not images of the data set.
+    """
+    root = Path(path or "data/COVID-19_Radiography_Dataset").expanduser()
+    if root.is_dir() and (root / "COVID-19_Radiography_Dataset").is_dir():
+        root = root / "COVID-19_Radiography_Dataset"
+    missing = (f"COVID-19 Radiography Database not found at {root}.\n"
+               f"  Download it from {COVID_URL}, unzip it, and pass --data covid:PATH where PATH holds the class "
+               "folders (COVID/, Lung_Opacity/, Normal/, Viral Pneumonia/), each with an images/ folder")
+    if not root.is_dir():
+        raise DataMissing(missing)
+    per_class = []
+    for folder in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
+        images_dir = folder / "images" if (folder / "images").is_dir() else folder
+        files = sorted(p for p in images_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        if files:
+            per_class.append((folder.name, files))
+    if not per_class:
+        raise DataMissing(missing)
+    if len(per_class) < 2:
+        raise DataError(f"{root} holds one class folder ({per_class[0][0]}); the data set has four: {missing}")
+    paths = [p for _, files in per_class for p in files]
+    labels = [i for i, (_, files) in enumerate(per_class) for _ in files]
+    return _checked_file_source(f"covid:{root}", paths, labels, data_cfg, preprocess,
+                                num_classes=len(per_class), class_names=[n for n, _ in per_class])
+
+
 # Sources whose data.split selects a train or test part (the others ignore it).
 SPLIT_AWARE = {"digits", "mnist", "cifar10", "celeba"}
 
@@ -302,4 +335,5 @@ LOADERS = {
     "cifar10": load_cifar10,
     "folder": load_folder,
     "celeba": load_celeba,
+    "covid": load_covid,
 }

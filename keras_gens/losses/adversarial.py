@@ -38,3 +38,35 @@ def generator_loss(kind: str, fake_out: tf.Tensor) -> tf.Tensor:
     if kind == "wgan":
         return -fake_out
     raise ValueError(f"unknown adversarial loss {kind!r}; choose from {', '.join(ADVERSARIAL_LOSSES)}")
+
+
+def gradient_penalty(critic, real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:
+    """WGAN-GP's (‖∇ₓ critic(x̂)‖₂ − 1)² per example at x̂ = α·real + (1 − α)·fake.
+
+    ``critic`` maps a batch of images to scores (close over labels for a conditional
+    critic); ``alpha`` holds one U(0, 1) draw per example, broadcastable to the images.
+    """
+    fake = tf.cast(fake, real.dtype)
+    mixed = alpha * real + (1.0 - alpha) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(mixed)
+        scores = critic(mixed)
+    grads = tape.gradient(scores, mixed)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [tf.shape(grads)[0], -1])), axis=1) + 1e-12)
+    return tf.square(norms - 1.0)
+
+
+def wrong_label_critic_loss(real_out, fake_out, wrong_out, *, balanced: bool = True) -> tf.Tensor:
+    """BAGAN-GP's conditional critic: real images with their labels against fakes and against real images
+    with a wrong label ŷ.
+
+    reference  D(G(z, y'), y') + D(x, ŷ) − D(x, y)         (the BAGAN-GP code)
+    balanced   ½·[D(G(z, y'), y') + D(x, ŷ)] − D(x, y)     (ours, the default)
+
+    The reference counts two negatives against one positive, so any part of D that does not depend on
+    the image (a bias, a label-only term) lowers it without bound, and the gradient penalty, which
+    looks at image gradients only, cannot stop it: scores run away.  Halving the negatives makes
+    those parts cancel, as in a plain WGAN critic.
+    """
+    negatives = _flat(fake_out) + _flat(wrong_out)
+    return (0.5 * negatives if balanced else negatives) - _flat(real_out)

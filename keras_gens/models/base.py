@@ -80,6 +80,14 @@ class GenerativeModel(tf.keras.Model):
         """Auto-encoders return their reconstructions; other models return None."""
         return None
 
+    def prepare(self, source, *, batch_size: int, seed: int, verbose: int = 1, log=print) -> bool:
+        """Work before the first training step (BAGAN-GP's auto-encoder); True when it changed the model.
+
+        The runner calls it after restoring a checkpoint and saves one when it returns True, so a
+        model must keep in its variables whether the work is done.
+        """
+        return False
+
     def training_callbacks(self, run_dir, write=True) -> list:
         """Callbacks the model needs while it trains (e.g. a β schedule); the runner adds them."""
         return []

@@ -1,0 +1,116 @@
+"""The conditional GAN that B²-FedGAN (seed 000) compares with BAGAN-GP: MLP generator and discriminator.
+
+The paper gives "multilayer perceptrons with three hidden layers and LeakyReLU", Adam(2e-4,
+β (0.5, 0.9)) and batch 512; the widths are those of the widely used Keras CGAN the authors'
+description matches:
+    generator      z ⊙ Embedding(y) → 3 × [Dense(256, 512, 1024) → LeakyReLU(0.2) → BN(momentum 0.8)] →
+                   Dense(H·W·C, tanh) → image
+    discriminator  flatten(x) ⊙ Embedding(y) → 3 × [Dense(512) → LeakyReLU(0.2)], dropout 0.4 after the
+                   last two → Dense(1) (a logit; the loss applies the sigmoid)
+Loss: the non-saturating GAN loss; one discriminator and one generator update per batch.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from keras_gens.errors import ConfigError
+from keras_gens.losses.adversarial import discriminator_loss, generator_loss
+from keras_gens.models.base import DataInfo, GenerativeModel
+from keras_gens.optim import make_optimizer
+from keras_gens.registry import register
+
+layers = tf.keras.layers
+
+
+def build_cgan_generator(image_shape, num_classes, latent_dim=100, hidden=(256, 512, 1024), leaky_slope=0.2,
+                         value_range=(-1.0, 1.0), name="generator"):
+    z = tf.keras.Input((latent_dim,), name="z")
+    labels = tf.keras.Input((), dtype=tf.int32, name="labels")
+    x = layers.Multiply(name="condition")([z, layers.Embedding(num_classes, latent_dim, name="embedding")(labels)])
+    for i, units in enumerate(hidden, 1):
+        x = layers.Dense(units, name=f"dense{i}")(x)
+        x = layers.LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
+        x = layers.BatchNormalization(momentum=0.8, name=f"bn{i}")(x)
+    activation = "tanh" if tuple(value_range) == (-1.0, 1.0) else "sigmoid"
+    x = layers.Dense(int(np.prod(image_shape)), activation=activation, name="to_pixels")(x)
+    return tf.keras.Model([z, labels], layers.Reshape(tuple(image_shape), name="image")(x), name=name)
+
+
+def build_cgan_discriminator(image_shape, num_classes, hidden=(512, 512, 512), leaky_slope=0.2, dropout=0.4,
+                             name="discriminator"):
+    images = tf.keras.Input(tuple(image_shape), name="images")
+    labels = tf.keras.Input((), dtype=tf.int32, name="labels")
+    pixels = int(np.prod(image_shape))
+    x = layers.Multiply(name="condition")([layers.Flatten(name="flatten")(images),
+                                           layers.Embedding(num_classes, pixels, name="embedding")(labels)])
+    for i, units in enumerate(hidden, 1):
+        x = layers.Dense(units, name=f"dense{i}")(x)
+        x = layers.LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
+        if i > 1 and dropout:
+            x = layers.Dropout(dropout, name=f"dropout{i}")(x)
+    return tf.keras.Model([images, labels], layers.Dense(1, name="logit")(x), name=name)
+
+
+class CGAN(GenerativeModel):
+    def __init__(self, generator, discriminator, **kwargs):
+        super().__init__(**kwargs)
+        if self.num_classes < 2:
+            raise ConfigError("cgan is conditional: it needs labelled data with at least two classes")
+        self.generator, self.discriminator = generator, discriminator
+        self.d_loss_tracker = tf.keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = tf.keras.metrics.Mean(name="g_loss")
+
+    def compile(self, g_optimizer, d_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.optimizer, self.d_optimizer = g_optimizer, d_optimizer
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def _labels(self, n, stream):
+        draw = self.uniform_noise(n, (), stream=stream, maxval=float(self.num_classes))
+        return tf.minimum(tf.cast(draw, tf.int32), self.num_classes - 1)
+
+    def train_step(self, batch):
+        real, labels = batch["image"], tf.cast(batch["label"], tf.int32)
+        n = tf.shape(real)[0]
+        z, fake_labels = self.normal_noise(n, (self.latent_dim,), stream=0), self._labels(n, stream=1)
+        fake = self.generator([z, fake_labels], training=True)
+        with tf.GradientTape() as tape:
+            d_loss = discriminator_loss("gan", self.discriminator([real, labels], training=True),
+                                        self.discriminator([fake, fake_labels], training=True))
+            scaled = tf.nn.compute_average_loss(d_loss)
+        variables = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        z, fake_labels = self.normal_noise(n, (self.latent_dim,), stream=2), self._labels(n, stream=3)
+        with tf.GradientTape() as tape:
+            g_loss = generator_loss("gan", self.discriminator([self.generator([z, fake_labels], training=True),
+                                                               fake_labels], training=True))
+            scaled = tf.nn.compute_average_loss(g_loss)
+        variables = self.generator.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.finish_step()
+        return self.tracked_results()
+
+
+@register("cgan", summary="B²-FedGAN: conditional GAN with MLP generator and discriminator (3 hidden layers)")
+def build_cgan(cfg, data: DataInfo) -> CGAN:
+    m = cfg.model
+    classes = max(data.num_classes, 1)
+    generator = build_cgan_generator(data.image_shape, classes, m.latent_dim, tuple(m.generator_units),
+                                     m.leaky_slope, data.value_range)
+    discriminator = build_cgan_discriminator(data.image_shape, classes, tuple(m.discriminator_units), m.leaky_slope,
+                                             m.dropout)
+    model = CGAN(generator, discriminator, latent_dim=m.latent_dim, value_range=data.value_range,
+                 num_classes=data.num_classes, seed=cfg.train.seed, name="cgan")
+    model.compile(g_optimizer=make_optimizer(cfg.optimizers.generator, "optimizers.generator"),
+                  d_optimizer=make_optimizer(cfg.optimizers.discriminator, "optimizers.discriminator"),
+                  jit_compile=cfg.train.jit_compile)
+    return model
