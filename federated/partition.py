@@ -29,10 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_gens.errors import ConfigError
+
 PARTITIONS = ("iid", "iid_imbalanced", "non_iid", "k_classes", "dirichlet")
 
 
-class PartitionError(ValueError):
+class PartitionError(ConfigError, ValueError):
     """A partition that cannot be made with these settings; the message says what to change."""
 
 

@@ -248,6 +248,11 @@ def set_dotted(cfg: dict, key: str, value: Any, source: str):
     node[leaf] = _coerce(key, node[leaf], value, source)
 
 
+def merge(defaults: Mapping, override: Mapping, source: str) -> dict:
+    """``override`` laid over ``defaults``, every key and type checked against them."""
+    return _merge(dict(defaults), override, "", source)
+
+
 def _merge(default: Any, override: Any, path: str, source: str) -> Any:
     if isinstance(default, dict):
         if not isinstance(override, dict):
@@ -285,6 +290,8 @@ def _coerce(key: str, default: Any, value: Any, source: str) -> Any:
         raise ConfigError(f"{source}: '{key}' must be {expected}, got {value!r}")
 
     kind = FLEXIBLE_TYPES.get(key)
+    if kind == "size" and value is None and default is None:
+        return None  # a size left to the data (the federated configs' data.image_size)
     if kind == "size":
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value

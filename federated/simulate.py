@@ -1,0 +1,264 @@
+"""``python -m federated.simulate --config configs/fed_digits.yaml [key=value ...]``: one federated experiment.
+
+    data → 70/30 split → partition over clients → (per-client GAN augmentation) → rounds of
+    FedAvg or Bi-FedAvg in TFF, the global model evaluated on the held-out split
+
+An experiment folder (``--out``, default ``runs/fed-<data>-<partition>-<algorithm>-<augment>``) holds:
+    config.yaml                   the resolved config
+    partition.{csv,md,png}        each client's class histogram (table and heat-map)
+    clients/client_K/<gan>/       each client's GAN run (augmentation only), generated.npz
+    metrics.csv                   per round: train accuracy/loss (clients' local training), test accuracy/loss
+    logs/                         TensorBoard scalars
+    figures/{accuracy,loss}.png   the paper's Figures 3–5 style curves
+    checkpoint.npz                server state, client states (Bi-FedAvg) and the round, written atomically
+    summary.yaml                  final and best test accuracy, seconds per round
+
+Re-running the same command resumes from ``checkpoint.npz`` (``federated.rounds`` may be raised).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from federated import config as fed_config
+
+EPILOG = """examples:
+  python -m federated.simulate --config configs/fed_digits.yaml
+  python -m federated.simulate --config configs/fed_digits.yaml federated.algorithm=bi_fedavg partition.name=non_iid
+  python -m federated.simulate --config configs/fed_mnist.yaml augment.method=bagan_gp federated.rounds=50
+"""
+RESUMABLE_CHANGES = ("federated.rounds", "run.")
+METRIC_COLUMNS = ["round", "train_accuracy", "train_loss", "test_accuracy", "test_loss", "seconds", "clients"]
+
+
+@dataclass
+class SimulationResult:
+    out_dir: Path
+    config: dict
+    history: list = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    algorithm: object = None
+
+
+def default_out_dir(cfg) -> Path:
+    from keras_gens import data as data_lib
+
+    kind, _ = data_lib.parse_spec(cfg.data.source)
+    return Path("runs") / f"fed-{kind}-{cfg.partition.name}-{cfg.federated.algorithm}-{cfg.augment.method}"
+
+
+def client_dataset(x, y, *, batch_size: int, local_epochs: int, seed: int):
+    """A client's local data for one round: shuffled by (seed, round, client), ``local_epochs`` passes."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+    return ds.repeat(local_epochs).batch(batch_size)
+
+
+def sample_clients(num_clients: int, per_round: int, round_index: int, seed: int) -> np.ndarray:
+    """The clients of round ``round_index``: a function of (seed, round) only, so resuming changes nothing."""
+    rng = np.random.default_rng([seed, round_index])
+    return np.sort(rng.choice(num_clients, min(per_round, num_clients), replace=False))
+
+
+def _check_resume(out_dir: Path, cfg) -> bool:
+    from keras_gens import config as config_lib
+    from keras_gens.errors import RunDirError
+
+    stored_file = out_dir / "config.yaml"
+    if not (out_dir / "checkpoint.npz").is_file() or not stored_file.is_file():
+        return False
+    stored = config_lib.load_yaml(stored_file)
+    changes = [d for d in config_lib.diff(stored, cfg.to_dict())
+               if not any(d.split(":", 1)[0].startswith(k) for k in RESUMABLE_CHANGES)]
+    if changes:
+        raise RunDirError(f"{out_dir} holds an experiment with a different config:\n  " + "\n  ".join(changes)
+                          + "\nUse another --out, or restore those settings to resume it.")
+    return True
+
+
+def save_checkpoint(path: Path, algorithm, round_done: int):
+    from keras_gens.utils.io import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez(buf, round=np.int64(round_done), **algorithm.state_arrays())
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: Path, algorithm) -> int:
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    algorithm.load_state_arrays({k: v for k, v in arrays.items() if k != "round"})
+    return int(arrays["round"])
+
+
+def plot_curves(figures: Path, rows: list[dict], title: str = ""):
+    from keras_gens.utils.plots import save_line_plot
+
+    rounds = [int(r["round"]) for r in rows]
+    tested = [r for r in rows if r.get("test_accuracy") not in (None, "")]
+    for metric, label in (("accuracy", "accuracy"), ("loss", "categorical cross-entropy")):
+        series = {"train": (rounds, [float(r[f"train_{metric}"]) for r in rows])}
+        if tested:
+            series["test"] = ([int(r["round"]) for r in tested], [float(r[f"test_{metric}"]) for r in tested])
+        save_line_plot(figures / f"{metric}.png", series, xlabel="communication round", ylabel=label, title=title)
+
+
+def prepare_clients(cfg, data, out_dir: Path, log=print):
+    """The partition (written to ``out_dir``) and each client's training arrays, augmented if asked."""
+    from federated.augment import augment_clients
+    from federated.partition import make_partition
+
+    p = cfg.partition
+    partition = make_partition(p.name, data.y_train, p.num_clients, seed=cfg.run.seed, num_classes=data.num_classes,
+                               **{k: v for k, v in p.items() if k not in ("name", "num_clients")})
+    partition.write(out_dir, class_names=data.class_names)
+    clients = [(data.x_train[idx], data.y_train[idx]) for idx in partition.client_indices]
+    if cfg.augment.method != "none":
+        generated = augment_clients(cfg.augment.method, data.x_train, data.y_train, partition.client_indices,
+                                    data.num_classes, out_dir / "clients", image_side=cfg.augment.image_size,
+                                    smoke=cfg.augment.smoke, overrides=list(cfg.augment.overrides),
+                                    seed=cfg.run.seed, verbose=cfg.run.verbose, log=log)
+        clients = [(np.concatenate([x, generated[k][0]]), np.concatenate([y, generated[k][1]]))
+                   for k, (x, y) in enumerate(clients)]
+    return partition, clients
+
+
+def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> SimulationResult:
+    """Run (or resume) one experiment; see the module docstring for what it writes."""
+    import tensorflow as tf
+    import yaml
+
+    from federated import data as fed_data
+    from federated.algorithms import FederatedAlgorithm, keras_model_fn
+    from federated.classifier import build_mlp, compile_for_evaluation
+    from keras_gens import config as config_lib
+    from keras_gens.utils.io import atomic_write_text
+    from keras_gens.utils.metrics_csv import read_rows
+    from keras_gens.utils.tables import write_csv
+    from keras_gens.utils.progress import progress
+
+    cfg = cfg or fed_config.resolve(config_file, overrides)
+    out_dir = Path(out) if out else default_out_dir(cfg)
+    resuming = _check_resume(out_dir, cfg)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_lib.save(cfg, out_dir / "config.yaml")
+    seed, f = int(cfg.run.seed), cfg.federated
+    tf.keras.utils.set_random_seed(seed)
+
+    data = fed_data.load(cfg.data, seed=seed)
+    log(f"{data.name}: {len(data.y_train)} training / {len(data.y_test)} test images {data.image_shape}, "
+        f"{data.num_classes} classes; {cfg.partition.name} over {cfg.partition.num_clients} clients, "
+        f"{f.algorithm}, augmentation {cfg.augment.method} -> {out_dir}")
+    partition, clients = prepare_clients(cfg, data, out_dir, log=log)
+
+    hidden = tuple(f.hidden_units)
+    element_spec = (tf.TensorSpec([None, *data.image_shape], tf.float32), tf.TensorSpec([None], tf.int32))
+    model_fn = keras_model_fn(lambda: build_mlp(data.image_shape, data.num_classes, hidden, seed), element_spec)
+    algorithm = FederatedAlgorithm(f.algorithm, model_fn, client_learning_rate=f.client_learning_rate,
+                                   server_learning_rate=f.server_learning_rate, mixing=f.mixing)
+    evaluator = compile_for_evaluation(build_mlp(data.image_shape, data.num_classes, hidden, seed))
+    algorithm.set_global_weights(evaluator.get_weights())
+
+    checkpoint_file, metrics_file = out_dir / "checkpoint.npz", out_dir / "metrics.csv"
+    start, rows = 0, []
+    if resuming:
+        start = load_checkpoint(checkpoint_file, algorithm)
+        rows = [r for r in read_rows(metrics_file) if int(r["round"]) <= start]
+        log(f"resuming {out_dir} after round {start}")
+    rounds = int(f.rounds)
+    writer = tf.summary.create_file_writer(str(out_dir / "logs"))
+    verbose, interactive = int(cfg.run.verbose), sys.stdout.isatty()
+    training_seconds, round_seconds = 0.0, []
+    bar = progress(range(start, rounds), total=rounds - start, desc=f"{f.algorithm} rounds", unit="round") \
+        if verbose == 1 else range(start, rounds)
+    for r in bar:
+        chosen = sample_clients(len(clients), f.clients_per_round, r, seed)
+        datasets = [client_dataset(*clients[k], batch_size=f.batch_size, local_epochs=f.local_epochs,
+                                   seed=seed * 1_000_003 + r * 1009 + int(k)) for k in chosen]
+        began = time.perf_counter()
+        train = algorithm.round(chosen, datasets)
+        round_seconds.append(time.perf_counter() - began)
+        training_seconds += round_seconds[-1]
+        row = {"round": r + 1, "train_accuracy": float(train["sparse_categorical_accuracy"]),
+               "train_loss": float(train["loss"]), "clients": " ".join(str(int(k)) for k in chosen),
+               "seconds": round(round_seconds[-1], 4)}
+        last = r + 1 == rounds
+        if last or (r + 1) % max(int(cfg.run.eval_every), 1) == 0:
+            algorithm.global_weights().assign_weights_to(evaluator)
+            loss, accuracy = evaluator.evaluate(data.x_test, data.y_test, batch_size=512, verbose=0)
+            row.update(test_accuracy=float(accuracy), test_loss=float(loss))
+        rows.append(row)
+        with writer.as_default(step=r + 1):
+            for key in ("train_accuracy", "train_loss", "test_accuracy", "test_loss"):
+                if key in row:
+                    tf.summary.scalar(key, row[key])
+        write_csv(metrics_file, rows, METRIC_COLUMNS)
+        if last or (r + 1) % max(int(cfg.run.checkpoint_every), 1) == 0:
+            save_checkpoint(checkpoint_file, algorithm, r + 1)
+        if verbose == 2 or (verbose == 1 and not interactive and (last or (r + 1) % 10 == 0)):
+            tested = f", test accuracy {row['test_accuracy']:.4f} loss {row['test_loss']:.4f}" \
+                if "test_accuracy" in row else ""
+            log(f"round {r + 1}/{rounds}: train accuracy {row['train_accuracy']:.4f} loss "
+                f"{row['train_loss']:.4f}{tested} ({round_seconds[-1]:.2f}s)")
+        elif verbose == 1 and hasattr(bar, "set_postfix"):
+            bar.set_postfix(acc=f"{row.get('test_accuracy', row['train_accuracy']):.3f}")
+    writer.flush()
+    if rows:
+        plot_curves(out_dir / "figures", rows, title=f"{data.name}: {f.algorithm}, {cfg.partition.name}, "
+                                                     f"augmentation {cfg.augment.method}")
+    summary = summarize(rows, round_seconds)
+    atomic_write_text(out_dir / "summary.yaml", yaml.safe_dump(summary, sort_keys=False))
+    if rows:
+        log(f"after {rounds} rounds: test accuracy {summary['test_accuracy']:.4f}, loss {summary['test_loss']:.4f} "
+            f"(best {summary['best_test_accuracy']:.4f} at round {summary['best_round']}); {out_dir}")
+    return SimulationResult(out_dir, cfg, rows, summary, algorithm)
+
+
+def summarize(rows: list[dict], round_seconds: list[float]) -> dict:
+    tested = [r for r in rows if r.get("test_accuracy") not in (None, "")]
+    if not tested:
+        return {"rounds": len(rows)}
+    best = max(tested, key=lambda r: float(r["test_accuracy"]))
+    return {"rounds": int(rows[-1]["round"]), "test_accuracy": float(tested[-1]["test_accuracy"]),
+            "test_loss": float(tested[-1]["test_loss"]), "best_test_accuracy": float(best["test_accuracy"]),
+            "best_round": int(best["round"]),
+            "seconds_per_round": float(np.median(round_seconds)) if round_seconds else None}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m federated.simulate", epilog=EPILOG,
+                                     description="Run one federated experiment (FedAvg or Bi-FedAvg in TFF).",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=None, help="experiment YAML (default: configs/fed_digits.yaml)")
+    parser.add_argument("--out", default=None, help="experiment folder (default: runs/fed-...)")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument("overrides", nargs="*", help="key=value settings, e.g. federated.rounds=10")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    from keras_gens.cli import run_cli
+
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+
+    def work():
+        config_file = args.config or fed_config.defaults_path().with_name("fed_digits.yaml")
+        cfg = fed_config.resolve(config_file, args.overrides)
+        if args.print_config:
+            print(cfg.to_yaml(), end="")
+            return 0
+        simulate(out=args.out, cfg=cfg)
+        return 0
+
+    return run_cli(work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
