@@ -185,13 +185,18 @@ class FederatedAlgorithm:
 
     # -- checkpoints: server state and client states as flat arrays
     def state_arrays(self) -> dict:
-        arrays = {f"server/{i:04d}": np.asarray(v) for i, v in enumerate(tf.nest.flatten(self.state))}
+        arrays = {"algorithm": np.array(self.algorithm)}
+        arrays.update({f"server/{i:04d}": np.asarray(v) for i, v in enumerate(tf.nest.flatten(self.state))})
         for client, state in self.client_states.items():
             for i, v in enumerate(tf.nest.flatten(state)):
                 arrays[f"client/{client}/{i:04d}"] = np.asarray(v)
         return arrays
 
     def load_state_arrays(self, arrays):
+        written_by = str(arrays["algorithm"]) if "algorithm" in arrays else "?"
+        if written_by != self.algorithm:
+            raise ValueError(f"checkpoint written by {written_by}, not {self.algorithm}: was it written by another "
+                             "algorithm?")
         server = [arrays[k] for k in sorted(k for k in arrays if k.startswith("server/"))]
         template = tf.nest.flatten(self.state)
         if len(server) != len(template):

@@ -289,31 +289,18 @@ def make_partition(name: str, labels, num_clients: int, *, seed: int = 0, num_cl
 
 
 def save_heatmap(path, matrix: np.ndarray, *, class_names=None, title: str = ""):
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from keras_gens.utils.io import atomic_write_bytes
+    from keras_gens.utils.plots import new_figure, save_figure
 
     clients, classes = matrix.shape
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * classes + 2), max(3.0, min(0.25 * clients + 1.5, 20))), dpi=100)
-    try:
-        image = ax.imshow(matrix, aspect="auto", cmap="viridis", interpolation="nearest")
-        fig.colorbar(image, ax=ax, label="examples")
-        ax.set_xlabel("class")
-        ax.set_ylabel("client")
-        ax.set_xticks(range(classes))
-        ax.set_xticklabels(class_names or range(classes), rotation=45 if class_names else 0)
-        step = max(1, math.ceil(clients / 25))
-        ax.set_yticks(range(0, clients, step))
-        if title:
-            ax.set_title(title)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-    finally:
-        plt.close(fig)
-    atomic_write_bytes(Path(path), buf.getvalue())
+    fig, ax = new_figure(figsize=(max(4.0, 0.5 * classes + 2), max(3.0, min(0.25 * clients + 1.5, 20))))
+    image = ax.imshow(matrix, aspect="auto", cmap="viridis", interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="examples")
+    ax.set_xlabel("class")
+    ax.set_ylabel("client")
+    ax.set_xticks(range(classes))
+    ax.set_xticklabels(class_names or range(classes), rotation=45 if class_names else 0)
+    ax.set_yticks(range(0, clients, max(1, math.ceil(clients / 25))))
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    save_figure(fig, path)

@@ -107,33 +107,23 @@ def write_outputs(out: Path, metric: str, runs, rows: list[dict], curves: dict):
 
 def write_sample_sheets(out: Path, labels: list[str]):
     """samples/epoch_NNNN.png: every run's grid of that epoch side by side, titled (Figure 4 style)."""
-    import io
+    from matplotlib.image import imread
 
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from keras_gens.utils.io import atomic_write_bytes
+    from keras_gens.utils.plots import new_figure, save_figure
 
     epochs = sorted({int(p.stem.split("_")[1]) for name in labels
                      for p in (out / name / "samples").glob("epoch_*.png")})
     for epoch in epochs:
         grids = [(name, out / name / "samples" / f"epoch_{epoch:04d}.png") for name in labels]
         grids = [(name, path) for name, path in grids if path.is_file()]
-        fig, axes = plt.subplots(1, len(grids), figsize=(2.6 * len(grids), 2.9), squeeze=False)
-        try:
-            for ax, (name, path) in zip(axes[0], grids):
-                ax.imshow(plt.imread(path), cmap="gray")
-                ax.set_title(name, fontsize=9)
-                ax.axis("off")
-            fig.suptitle(f"epoch {epoch}")
-            fig.tight_layout()
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=100)
-        finally:
-            plt.close(fig)
-        atomic_write_bytes(out / "samples" / f"epoch_{epoch:04d}.png", buf.getvalue())
+        fig, axes = new_figure(ncols=len(grids), figsize=(2.6 * len(grids), 2.9), squeeze=False)
+        for ax, (name, path) in zip(axes[0], grids):
+            ax.imshow(imread(path), cmap="gray")
+            ax.set_title(name, fontsize=9)
+            ax.axis("off")
+        fig.suptitle(f"epoch {epoch}")
+        fig.tight_layout()
+        save_figure(fig, out / "samples" / f"epoch_{epoch:04d}.png")
 
 
 def main(argv=None) -> int:

@@ -176,6 +176,8 @@ class BAGANGP(GenerativeModel):
         super().compile(**kwargs)
         self.optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.autoencoder.compile(optimizer=ae_optimizer, loss="mae")
+        # Its slots exist from the start, so a checkpoint taken after pre-training restores whole.
+        ae_optimizer.build(self.autoencoder.trainable_variables)
 
     @property
     def metrics(self):
