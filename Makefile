@@ -1,7 +1,8 @@
 # keras_gens: every target installs what it needs into .venv first.
 #   make demo   train the VAE on the embedded digits (no download), export and sample it
 #   make test   the test suite (what CI runs)
-#   make bench  throughput benchmarks (not part of the tests)
+#   make bench  throughput benchmarks (not part of the tests); make bench-federated: federated rounds
+#   make simulate   the federated experiment on the embedded digits
 #   make fid-weights / verify-fid / bench-fid   the standard FID weights; agreement and speed against pytorch-fid
 
 PYTHON ?= python3.11
@@ -11,7 +12,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-slow bench clean fid-weights verify-fid bench-fid
+.PHONY: install demo test test-slow bench bench-federated simulate clean fid-weights verify-fid bench-fid
 
 install: $(STAMP)
 
@@ -36,6 +37,14 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tools/bench.py $(BENCH_ARGS)
+
+# Seconds per federated round (10 clients), TFF overhead vs local training, memory after rounds 10..300.
+bench-federated: $(STAMP)
+	$(PY) tools/bench_federated.py $(BENCH_ARGS)
+
+# The federated experiment on the embedded digits (FedAvg, IID-imbalanced, 100 rounds; a minute or two).
+simulate: $(STAMP)
+	$(PY) -m federated.simulate --config configs/fed_digits.yaml $(SIM_ARGS)
 
 # PyTorch lives in its own venv: only the FID weight conversion and the pytorch-fid comparisons need it.
 FID_VENV  ?= .venv-fid

@@ -93,14 +93,20 @@ def augment_client(method: str, images: np.ndarray, labels: np.ndarray, num_clas
 def augment_clients(method: str, x, y, client_indices, num_classes: int, out_dir, *, image_side=None, smoke=False,
                     overrides=(), seed=0, verbose=0, log=print) -> dict:
     """``{client: (generated images, labels)}`` for every client, each from its own GAN."""
+    import time
+
     out = {}
-    quiet = (lambda *a, **k: None) if verbose == 0 else log
+    quiet = log if verbose >= 2 else (lambda *a, **k: None)
     for client in progress(range(len(client_indices)), total=len(client_indices), desc=f"{method} per client",
                            unit="client"):
         idx = client_indices[client]
+        began = time.perf_counter()
         out[client] = augment_client(method, x[idx], y[idx], num_classes, Path(out_dir) / f"client_{client:03d}",
                                      image_side=image_side, smoke=smoke, overrides=overrides, seed=seed + client,
                                      verbose=max(verbose - 1, 0), log=quiet)
+        if verbose >= 1:
+            log(f"client {client + 1}/{len(client_indices)}: {len(idx)} images, {method} generated "
+                f"{len(out[client][1])} ({time.perf_counter() - began:.0f}s)")
     total = sum(len(v[1]) for v in out.values())
     log(f"{method}: generated {total} images for {len(client_indices)} clients "
         f"({total / max(sum(len(i) for i in client_indices), 1):.0%} of the real training data)")

@@ -175,7 +175,7 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
     rounds = int(f.rounds)
     writer = tf.summary.create_file_writer(str(out_dir / "logs"))
     verbose, interactive = int(cfg.run.verbose), sys.stdout.isatty()
-    training_seconds, round_seconds = 0.0, []
+    round_seconds = []
     bar = progress(range(start, rounds), total=rounds - start, desc=f"{f.algorithm} rounds", unit="round") \
         if verbose == 1 else range(start, rounds)
     for r in bar:
@@ -185,7 +185,6 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
         began = time.perf_counter()
         train = algorithm.round(chosen, datasets)
         round_seconds.append(time.perf_counter() - began)
-        training_seconds += round_seconds[-1]
         row = {"round": r + 1, "train_accuracy": float(train["sparse_categorical_accuracy"]),
                "train_loss": float(train["loss"]), "clients": " ".join(str(int(k)) for k in chosen),
                "seconds": round(round_seconds[-1], 4)}

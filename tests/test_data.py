@@ -243,3 +243,32 @@ def test_unknown_source_and_too_little_data():
     src = data.load(data_cfg("digits", limit=10))
     with pytest.raises(DataError, match="fewer than one batch of 64"):
         src.steps_per_epoch(64)
+
+
+def _covid_layout(root, with_images_dir=True):
+    """The COVID-19 Radiography Database's folders: <class>/images/*.png beside <class>/masks/*.png."""
+    classes = {"COVID": 3, "Lung_Opacity": 2, "Normal": 4, "Viral Pneumonia": 1}
+    for name, count in classes.items():
+        for i in range(count):
+            sub = root / name / "images" if with_images_dir else root / name
+            write_image(sub / f"{name}-{i + 1}.png", random_images(1, 40, 40, 1, seed=i)[0][..., 0])
+            if with_images_dir:  # lung masks: not images of the data set
+                write_image(root / name / "masks" / f"{name}-{i + 1}.png", np.zeros((40, 40), np.uint8))
+    (root / "COVID.metadata.xlsx").write_bytes(b"not an image")
+    return classes
+
+
+@pytest.mark.parametrize("with_images_dir", [True, False])
+def test_covid_radiography_layout(tmp_path, with_images_dir):
+    classes = _covid_layout(tmp_path / "COVID-19_Radiography_Dataset", with_images_dir)
+    source = data.load(data_cfg(f"covid:{tmp_path}", channels=1, image_size=64))  # the parent folder works too
+    assert source.class_names == sorted(classes)
+    assert source.num_examples == sum(classes.values())  # masks left out
+    assert np.bincount(source.labels).tolist() == [classes[n] for n in sorted(classes)]
+    images, _ = first_batch(source, 4)
+    assert images.shape == (4, 64, 64, 1)
+
+
+def test_covid_missing_says_where_to_get_it(tmp_path):
+    with pytest.raises(DataError, match="kaggle.com/datasets/tawsifurrahman/covid19-radiography-database"):
+        data.load(data_cfg(f"covid:{tmp_path / 'nowhere'}"))

@@ -38,7 +38,8 @@ def test_notebook_runs(name, tmp_path):
     errors = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
-    images = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    images = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if "image/png" in o.get("data", {})]
     assert images, "the notebook draws its figures"
     assert (tmp_path / "out").is_dir()
     assert not _orphaned_workers(started)

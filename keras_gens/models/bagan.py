@@ -158,7 +158,8 @@ class BAGANGP(GenerativeModel):
         if self.num_classes < 2:
             raise ConfigError("BAGAN-GP balances classes: it needs labelled data with at least two classes "
                               "(class sub-folders for folder:, labels in .npz)")
-        self.encoder, self.decoder, self.label_latent, self.discriminator = encoder, decoder, label_latent, discriminator
+        self.encoder, self.decoder, self.label_latent = encoder, decoder, label_latent
+        self.discriminator = discriminator
         self.prior = ClassPrior(self.num_classes, self.latent_dim, name="class_prior") \
             if latent_prior == "class_gaussian" else None
         self.generator = build_bagan_generator(decoder, label_latent, self.prior, self.latent_dim)
