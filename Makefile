@@ -42,7 +42,7 @@ bench: $(STAMP)
 bench-federated: $(STAMP)
 	$(PY) tools/bench_federated.py $(BENCH_ARGS)
 
-# The federated experiment on the embedded digits (FedAvg, IID-imbalanced, 100 rounds; a minute or two).
+# The federated experiment on the embedded digits (FedAvg, IID-imbalanced, 300 rounds; a minute or two).
 simulate: $(STAMP)
 	$(PY) -m federated.simulate --config configs/fed_digits.yaml $(SIM_ARGS)
 

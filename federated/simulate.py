@@ -123,7 +123,7 @@ def prepare_clients(cfg, data, out_dir: Path, log=print):
     if cfg.augment.method != "none":
         generated = augment_clients(cfg.augment.method, data.x_train, data.y_train, partition.client_indices,
                                     data.num_classes, out_dir / "clients", image_side=cfg.augment.image_size,
-                                    smoke=cfg.augment.smoke, overrides=list(cfg.augment.overrides),
+                                    smoke=cfg.augment.smoke, overrides=list(cfg.augment.overrides[cfg.augment.method]),
                                     seed=cfg.run.seed, verbose=cfg.run.verbose, log=log)
         clients = [(np.concatenate([x, generated[k][0]]), np.concatenate([y, generated[k][1]]))
                    for k, (x, y) in enumerate(clients)]
