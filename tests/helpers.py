@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from federated.tff_runtime import stop_child_processes  # noqa: F401  (conftest ends the suite with it)
+
 REPO = Path(__file__).resolve().parent.parent
 # The VAE at test size: the thesis's layer structure with narrow widths.
 SMALL_VAE = [
@@ -55,26 +57,6 @@ def run_module(*args, timeout=300, cwd=None, **env) -> subprocess.CompletedProce
         out, _ = proc.communicate()
         raise AssertionError(f"python -m {' '.join(args)} timed out after {timeout}s:\n{out[-3000:]}")
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, None)
-
-
-def stop_child_processes():
-    """The same as federated.tff_runtime.stop_child_processes, without importing the federated package."""
-    try:
-        import psutil
-    except ImportError:
-        return
-    children = psutil.Process().children(recursive=True)
-    for child in children:
-        try:
-            child.terminate()
-        except psutil.NoSuchProcess:
-            pass
-    _, alive = psutil.wait_procs(children, timeout=5)
-    for child in alive:
-        try:
-            child.kill()
-        except psutil.NoSuchProcess:
-            pass
 
 
 def load_tool(name: str):
