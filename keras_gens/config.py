@@ -55,6 +55,7 @@ def parse_yaml(text: str):
 FLEXIBLE_TYPES = {
     # a square size or [height, width]
     "data.image_size": "size",
+    "data.augment.resize": "size",
 }
 
 # Choices that hold for every model; models add their own through the registry.
@@ -64,6 +65,7 @@ COMMON_CHOICES = {
     "data.on_error": ["fail", "skip"],
     "data.validate": ["quick", "full", "none"],
     "data.split": ["train", "test", "all"],
+    "data.sampler": ["shuffle", "pk"],
     "data.resize_method": ["bilinear", "area", "nearest", "bicubic"],
     "train.distribute": ["auto", "mirrored", "multiworker", "none"],
     "eval.metric": ["none", "fid", "kid", "sharpness"],

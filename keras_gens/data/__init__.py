@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import difflib
 
-from keras_gens.data.pipeline import ArraySource, DataSource, FileSource, Preprocess, index_stream
+from keras_gens.data.pipeline import (ArraySource, DataSource, FileSource, Preprocess, TrainingStream,
+                                      index_stream)
 from keras_gens.data.sources import LOADERS, SPEC_HELP, SPLIT_AWARE
 from keras_gens.errors import DataError
 
 __all__ = ["load", "load_heldout", "parse_spec", "DataSource", "ArraySource", "FileSource", "Preprocess", "index_stream",
-           "SPEC_HELP"]
+           "SPEC_HELP", "TrainingStream"]
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:
@@ -30,6 +31,7 @@ def load(data_cfg) -> DataSource:
     """The data source that ``data_cfg`` (the config's ``data`` section) names."""
     kind, path = parse_spec(data_cfg["source"])
     source = LOADERS[kind](path, data_cfg, Preprocess.from_config(data_cfg))
+    source.stream = TrainingStream.from_config(data_cfg)
     limit = data_cfg.get("limit")
     if limit:
         source = _limited(source, int(limit))
@@ -48,9 +50,13 @@ def _limited(source: DataSource, n: int) -> DataSource:
     """The first ``n`` examples (for quick experiments)."""
     import dataclasses
 
-    changes = {"labels": source.labels[:n]}
-    if isinstance(source, ArraySource):
-        changes["images"] = source.images[:n]
-    elif isinstance(source, FileSource):
+    import numpy as np
+
+    changes = {}
+    for f in dataclasses.fields(source):
+        value = getattr(source, f.name)
+        if isinstance(value, np.ndarray) and len(value) == source.num_examples:  # labels, images, camera ids
+            changes[f.name] = value[:n]
+    if isinstance(source, FileSource):
         changes["paths"] = list(source.paths)[:n]
     return dataclasses.replace(source, **changes)

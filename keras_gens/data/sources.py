@@ -21,6 +21,7 @@ from keras_gens.errors import DataError, DataMissing
 
 SPEC_HELP = (
     "digits | folder:PATH | celeba:PATH | mnist | mnist:FILE.npz | cifar10 | cifar10:PATH | npz:FILE.npz | covid:PATH"
+    " | market1501:PATH | dukemtmc:PATH | cuhk03:PATH | synthetic_reid"
 )
 
 
@@ -205,10 +206,15 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
 
 
-def _checked_file_source(name, paths, labels, data_cfg, preprocess, num_classes=0, class_names=()) -> FileSource:
-    """Drop or refuse unreadable files (data.validate, data.on_error) and build the source."""
+def _checked_file_source(name, paths, labels, data_cfg, preprocess, num_classes=0, class_names=(), *,
+                         source_class=FileSource, per_example=None) -> FileSource:
+    """Drop or refuse unreadable files (data.validate, data.on_error) and build the source.
+
+    ``per_example``: further arrays aligned with ``paths`` (fields of ``source_class``), kept aligned.
+    """
     paths = [str(p) for p in paths]
     labels = np.asarray(labels, np.int32)
+    per_example = dict(per_example or {})
     bad = find_unreadable(paths, data_cfg["validate"], desc=f"checking {name}")
     if bad and data_cfg["on_error"] == "fail":
         raise DataError(
@@ -220,11 +226,12 @@ def _checked_file_source(name, paths, labels, data_cfg, preprocess, num_classes=
         keep = np.array([p not in unreadable for p in paths])
         paths = [p for p, k in zip(paths, keep) if k]
         labels = labels[keep]
+        per_example = {k: v[keep] for k, v in per_example.items()}
         print(f"warning: skipped {len(bad)} unreadable images in {name} (data.on_error=skip):\n{describe(bad, 5)}")
     if not paths:
         raise DataError(f"no readable images left in {name}")
-    return FileSource(name=name, paths=paths, labels=labels, num_classes=num_classes,
-                      class_names=list(class_names), preprocess=preprocess, skipped=skipped)
+    return source_class(name=name, paths=paths, labels=labels, num_classes=num_classes,
+                        class_names=list(class_names), preprocess=preprocess, skipped=skipped, **per_example)
 
 
 def load_folder(path, data_cfg, preprocess: Preprocess) -> DataSource:
@@ -337,3 +344,14 @@ LOADERS = {
     "celeba": load_celeba,
     "covid": load_covid,
 }
+
+
+def _register_reid_loaders():
+    from keras_gens.data import reid, synthetic_reid
+
+    for kind in reid.LAYOUTS:
+        LOADERS[kind] = reid.loader(kind)
+    LOADERS["synthetic_reid"] = synthetic_reid.load_synthetic_reid
+
+
+_register_reid_loaders()
