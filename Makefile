@@ -1,7 +1,8 @@
 # keras_gens: every target installs what it needs into .venv first.
 #   make demo   train the VAE on the embedded digits (no download), export and sample it
 #   make test   the test suite (what CI runs)
-#   make bench  throughput benchmarks (not part of the tests); make bench-federated: federated rounds
+#   make bench  throughput benchmarks (not part of the tests); make bench-federated: federated rounds;
+#               make bench-reid: re-ID stages, extraction and ranking
 #   make simulate   the federated experiment on the embedded digits
 #   make fid-weights / verify-fid / bench-fid   the standard FID weights; agreement and speed against pytorch-fid
 
@@ -12,7 +13,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-slow bench bench-federated simulate clean fid-weights verify-fid bench-fid
+.PHONY: install demo test test-slow bench bench-federated bench-reid simulate clean fid-weights verify-fid bench-fid
 
 install: $(STAMP)
 
@@ -41,6 +42,10 @@ bench: $(STAMP)
 # Seconds per federated round (10 clients), TFF overhead vs local training, memory after rounds 10..300.
 bench-federated: $(STAMP)
 	$(PY) tools/bench_federated.py $(BENCH_ARGS)
+
+# Re-ID at the paper's sizes: training images/s per stage, feature extraction, Market-sized ranking, pipeline.
+bench-reid: $(STAMP)
+	$(PY) tools/bench_reid.py $(BENCH_ARGS)
 
 # The federated experiment on the embedded digits (FedAvg, IID-imbalanced, 300 rounds; a minute or two).
 simulate: $(STAMP)

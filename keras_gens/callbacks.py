@@ -212,3 +212,58 @@ class BetaSchedule(tf.keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["beta_high"], logs["beta_low"] = self.current
+
+
+class StageSchedule(tf.keras.callbacks.Callback):
+    """For models trained in stages (``reid``): at each stage's first epoch, switch the model's stage
+    and trace its train step anew; each epoch's logs record the stage (1, 2, 3)."""
+
+    def __init__(self, log=print):
+        super().__init__()
+        self.log = log
+
+    def on_train_begin(self, logs=None):
+        self._announced = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        model = self.model
+        stage = model.stage_at(epoch)
+        if stage != self._announced:
+            self._announced = stage
+            first, end = model.bounds[stage]
+            self.log(f"stage {model.stage_number(stage)}/3, {stage}: {model.stage_title(stage)}, "
+                     f"epochs {first + 1}-{end}")
+        if stage != model.current_stage:
+            model.current_stage = stage
+            model.make_train_function(force=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["stage"] = self.model.stage_number(self.model.current_stage)
+
+
+class MaskFigures(tf.keras.callbacks.Callback):
+    """After each epoch of a stage that trains masks: ``samples/masks_NNNN.png`` (the paper's Figure 1 for
+    fixed training images: originals, the same with their top 30% hidden, the masks), also to TensorBoard."""
+
+    def __init__(self, out_dir, images, *, log_dir=None, every=1, write=True):
+        super().__init__()
+        self.out_dir, self.images, self.log_dir = Path(out_dir), np.asarray(images), log_dir
+        self.every, self.write = int(every), write
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.model.current_stage == "extractor" or not self.every or (epoch + 1) % self.every:
+            return
+        from keras_gens.models.reid import mask_figure
+
+        grid = mask_figure(self.model, self.images)
+        if not self.write:
+            return
+        save_png(self.out_dir / f"masks_{epoch + 1:04d}.png", grid)
+        if self.log_dir is not None:
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(str(Path(self.log_dir) / "samples"))
+            with self._writer.as_default():
+                tf.summary.image("masks", grid[None], step=epoch + 1)
+            self._writer.flush()

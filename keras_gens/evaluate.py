@@ -1,6 +1,7 @@
 """Score generated images: FID, KID and sharpness.
 
     python -m keras_gens.evaluate fid [kid] [sharpness] --fake SRC [--real SPEC|STATS.npz] [--n N]
+    python -m keras_gens.evaluate reid --run RUN_DIR [--data SPEC]     (re-ID mAP/CMC: see keras_gens.evaluate_reid)
 
 SRC is a run directory (its latest checkpoint generates the images), a SavedModel
 or export folder, or a folder of images.  The real images are a data spec
@@ -67,6 +68,13 @@ def format_scores(scores: dict) -> str:
 def main(argv=None) -> int:
     from keras_gens.evaluation import METRICS
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["reid"]:
+        from keras_gens import evaluate_reid
+
+        reid_args = evaluate_reid.parse_args(argv[1:])
+        return run_cli(lambda: evaluate_reid.run(reid_args))
+
     parser = argparse.ArgumentParser(prog="python -m keras_gens.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("metrics", nargs="+", choices=METRICS, metavar="METRIC",
@@ -88,7 +96,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-cache", action="store_true", help="recompute the real data's statistics")
     parser.add_argument("--kid-subsets", type=int, default=100)
     parser.add_argument("--kid-subset-size", type=int, default=1000)
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
 
     def work():
         return run(args)

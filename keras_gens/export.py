@@ -12,6 +12,10 @@ Signatures (all images are NHWC):
     generate_float   same inputs -> images: float32 [N, H, W, C] in [0, 1]
     sample           n: int32 [], seed: int64 [] -> images: uint8 [...], z: float32 [n, latent]
                      (z drawn from the model's prior; conditional models cycle through the classes)
+The re-ID model exports its own (keras_gens.models.reid):
+    serving_default  images: uint8 [N, H, W, 3] (any size; resized) -> features: float32 [N, 512]
+    features_float   the same for float32 images in [0, 1]
+    masks            images: uint8 [N, H, W, 3] -> masks: float32 [N, h, w, 1], hidden: uint8 (top 30% blacked out)
 
 The folder is written under a temporary name and renamed when complete, so
 an interrupted export never leaves a half-written model where a server looks.
@@ -100,14 +104,17 @@ def export_model(model, out_dir, info: dict | None = None) -> Path:
     from keras_gens.utils.io import replace_dir, temp_dir_beside
 
     out_dir = Path(out_dir)
-    module, signatures = _build_module(model)
+    # Models that are not sample generators (re-ID: templates and masks) bring their own signatures.
+    module, signatures = model.serving_signatures() if hasattr(model, "serving_signatures") else _build_module(model)
     tmp = temp_dir_beside(out_dir)
     try:
         tf.saved_model.save(module, str(tmp), signatures=signatures)
         extra = tmp / "assets.extra"
         extra.mkdir(exist_ok=True)
         described = {"latent_dim": int(model.latent_dim), "num_classes": int(model.num_classes),
-                     "output": "serving_default returns uint8 images in [0, 255]", **(info or {})}
+                     "signatures": list(signatures), **(info or {})}
+        if not hasattr(model, "serving_signatures"):
+            described["output"] = "serving_default returns uint8 images in [0, 255]"
         (extra / "keras_gens.yaml").write_text(yaml.safe_dump(described, sort_keys=False))
         replace_dir(tmp, out_dir)
     except BaseException:
@@ -122,9 +129,9 @@ def export_run(run_dir, out=None) -> Path:
     from keras_gens.runner import build_from_run
 
     run_dir = Path(run_dir)
-    _, _, model, info = build_from_run(run_dir)
+    _, cfg, model, info = build_from_run(run_dir)
     out_dir = Path(out) if out else next_version_dir(run_dir / "export")
-    return export_model(model, out_dir, info)
+    return export_model(model, out_dir, {**info, "data_config": cfg.data.to_dict()})
 
 
 def main(argv=None) -> int:
@@ -136,7 +143,10 @@ def main(argv=None) -> int:
 
     def work():
         path = export_run(args.run_dir, args.out)
-        print(f"exported to {path} (signatures: {', '.join(SIGNATURES)})")
+        import yaml
+
+        described = yaml.safe_load((path / "assets.extra" / "keras_gens.yaml").read_text())
+        print(f"exported to {path} (signatures: {', '.join(described.get('signatures', SIGNATURES))})")
         return 0
 
     return run_cli(work)

@@ -42,7 +42,7 @@ from keras_gens.utils.io import atomic_write_text
 RESUME_MODES = ("auto", "never", "require")
 # Keys that may differ between a run and its resumption.
 RESUMABLE_CHANGES = ("train.epochs", "train.verbose", "train.jit_compile", "train.distribute", "train.devices",
-                     "samples.", "checkpoint.keep", "data.validate", "eval.")
+                     "samples.", "checkpoint.keep", "data.validate", "eval.", "model.stage")
 
 
 @dataclass
@@ -144,7 +144,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         checkpoint.restore(path).assert_existing_objects_matched()
         initial_epoch = int(epoch_variable.numpy())
         log(f"resuming {run_dir} from epoch {initial_epoch} (step {int(model.step.numpy())})")
-    epochs = int(cfg.train.epochs)
+    epochs = model.planned_epochs(cfg.train.epochs)
     # A train_step may consume several batches (a WGAN's critic steps): they come as one larger batch.
     step_batch = batch_size * model.batches_per_step
     steps_per_epoch = int(cfg.train.steps_per_epoch or source.steps_per_epoch(step_batch))
@@ -152,13 +152,14 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         f"{strategy.num_replicas_in_sync} replica(s), batch {batch_size}, {steps_per_epoch} steps/epoch "
         f"-> {run_dir}")
     if initial_epoch >= epochs:
-        log(f"{run_dir} has already trained {initial_epoch} of {epochs} epochs; raise train.epochs to go on")
+        log(f"{run_dir} has already trained {initial_epoch} of {epochs} epochs; raise train.epochs "
+            f"(reid: model.stage or model.stage_epochs) to go on")
         return RunResult(run_dir, cfg, model, initial_epoch, epochs)
 
     if model.prepare(source, batch_size=batch_size, seed=cfg.train.seed, verbose=_verbosity(cfg.train.verbose),
                      log=log):
         manager.save(checkpoint_number=initial_epoch)
-    dataset = source.dataset(step_batch, seed=cfg.train.seed, start_step=initial_epoch * steps_per_epoch)
+    dataset = source.training_dataset(step_batch, seed=cfg.train.seed, start_step=initial_epoch * steps_per_epoch)
     dataset = group_for_replicas(dataset, model.batches_per_step, strategy.num_replicas_in_sync)
     started = time.perf_counter()
     with _naming_unreadable_files(source):
@@ -208,16 +209,17 @@ def _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epo
     callbacks = [tf.keras.callbacks.TerminateOnNaN()]
     if cfg.eval.metric != "none":  # first: its scores join the logs that TensorBoard and metrics.csv record
         callbacks.append(_scores_callback(cfg, run_dir, initial_epoch, chief))
+    real = source.take(min(cfg.samples.count, 32), seed=cfg.train.seed + 1)["image"]
     # The model's own (a β schedule) come before TensorBoard and the table, which record what they log.
-    callbacks.extend(model.training_callbacks(run_dir, write=chief))
+    callbacks.extend(model.training_callbacks(run_dir, write=chief, examples=real))
     if chief:
         callbacks.append(tf.keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch",
                                                         profile_batch=0, write_graph=False))
     # Every worker draws the samples: under MultiWorkerMirroredStrategy reading the
     # BatchNorm statistics is a collective, so all workers must take part; only the chief writes.
-    real = source.take(min(cfg.samples.count, 32), seed=cfg.train.seed + 1)["image"]
-    callbacks.append(SampleGrid(run_dir / "samples", count=cfg.samples.count, every=cfg.samples.every,
-                                real_images=real, log_dir=run_dir / "logs", write=chief))
+    if model.draws_samples:
+        callbacks.append(SampleGrid(run_dir / "samples", count=cfg.samples.count, every=cfg.samples.every,
+                                    real_images=real, log_dir=run_dir / "logs", write=chief))
     if hasattr(model, "encode"):
         heldout = data_lib.load_heldout(cfg.data).take(32, seed=cfg.train.seed + 2)["image"]
         callbacks.append(AutoencoderFigures(run_dir / "figures", heldout, seed=cfg.train.seed, write=chief))

@@ -35,6 +35,8 @@ class GenerativeModel(tf.keras.Model):
     prior_stddev: float = 1.0
     #: Batches of ``train.batch_size`` that one ``train_step`` consumes (a WGAN critic's steps).
     batches_per_step: int = 1
+    #: Whether the runner draws sample grids from latents (models without a latent space draw their own).
+    draws_samples: bool = True
 
     def __init__(self, *, latent_dim: int, value_range=(0.0, 1.0), num_classes: int = 0, seed: int = 0,
                  **kwargs):
@@ -88,6 +90,12 @@ class GenerativeModel(tf.keras.Model):
         """
         return False
 
-    def training_callbacks(self, run_dir, write=True) -> list:
-        """Callbacks the model needs while it trains (e.g. a β schedule); the runner adds them."""
+    def planned_epochs(self, configured) -> int:
+        """The epoch at which training ends: ``train.epochs`` (models in stages count their own)."""
+        return int(configured)
+
+    def training_callbacks(self, run_dir, write=True, examples=None) -> list:
+        """Callbacks the model needs while it trains (e.g. a β schedule); the runner adds them.
+
+        ``examples``: a few fixed training images, for pictures drawn during training."""
         return []

@@ -203,7 +203,7 @@ class DCGAN(GenerativeModel):
         self.finish_step()
         return self.tracked_results()
 
-    def training_callbacks(self, run_dir, write=True) -> list:
+    def training_callbacks(self, run_dir, write=True, examples=None) -> list:
         if not self.beta_schedule or not any(isinstance(m, FrequencyWeights) for m in self.submodules):
             return []
         from keras_gens.callbacks import BetaSchedule
