@@ -173,6 +173,11 @@ class ReIDModel(GenerativeModel):
         return terms
 
     def _triplet(self, labels, features):
+        # Mining spans the global batch: on N replicas each anchor still meets all P×K others,
+        # so a step equals the one-device step (all_gather's gradient sums over replicas).
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            features, labels = context.all_gather(features, axis=0), context.all_gather(labels, axis=0)
         return batch_hard_triplet_loss(labels, features, self.margin, soft=self.soft_margin)
 
     def train_step(self, batch):
