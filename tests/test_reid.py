@@ -317,8 +317,10 @@ def test_one_and_two_replicas_take_the_same_joint_step(two_replicas):
             steps.append(np.concatenate([(v.numpy() - w).ravel() for v, w in zip(variables, initial)]))
         one, two = steps
         assert np.linalg.norm(one) > 0, stage
-        # Per-replica mining (or a gradient off by the replica count) would be off by tens of percent.
-        assert np.linalg.norm(one - two) <= 2e-3 * np.linalg.norm(one), stage
+        # Per-replica mining (or a gradient off by the replica count) is off by tens of percent.  One device
+        # uses the fused batch norm, two the synchronized one: their last bits differ, and the step's discrete
+        # choices (hardest positives/negatives, the top 30% of mask pixels) turn that into ~0.5%.
+        assert np.linalg.norm(one - two) <= 2e-2 * np.linalg.norm(one), stage
 
 
 def test_stage_settings_are_checked():

@@ -9,6 +9,10 @@ def batch_norm(name: str | None = None, **kwargs) -> tf.keras.layers.BatchNormal
 
     With per-replica statistics a step on N replicas differs from the same
     step on one device; synchronized statistics keep training independent of
-    the replica count (one all-reduce per layer; a no-op on one device).
+    the replica count (one all-reduce per layer).  On one replica the fused
+    kernel computes the same statistics faster (7% of a DCGAN 64×64 step, 20%
+    of the smoke WAE's on 2 CPU cores), so synchronisation is asked for only
+    when the strategy in scope at build time has several replicas.
     """
-    return tf.keras.layers.BatchNormalization(synchronized=True, name=name, **kwargs)
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return tf.keras.layers.BatchNormalization(synchronized=replicas > 1, name=name, **kwargs)
