@@ -56,6 +56,18 @@ def test_a_train_step_at_64_and_128_has_finite_losses_and_changes_both_networks(
     assert model.generate(model.sample_latent(2)).shape == (2, size, size, 3)
 
 
+def test_nearest_upsampling_equals_keras_and_every_gan_step_compiles_with_xla():
+    from keras_gens.layers.octave import NearestUpSampling2D
+
+    x = tf.random.normal((2, 3, 5, 4))
+    np.testing.assert_array_equal(NearestUpSampling2D()(x), tf.keras.layers.UpSampling2D()(x))
+    for name in ("dcgan", "dcgan_oct"):  # UpSampling2D's gradient had no XLA kernel: jit_compile=true failed
+        _, model = build(name, 32, "train.jit_compile=true", "model.base_filters=4", channels=1)
+        batch = {"image": tf.random.uniform((4, 32, 32, 1), -1, 1), "label": tf.zeros(4, tf.int32)}
+        logs = model.make_train_function()(iter(tf.data.Dataset.from_tensors(batch).repeat()))
+        assert all(np.isfinite(float(v)) for v in logs.values()), name
+
+
 def test_weight_clipping_holds_after_a_wgan_step():
     _, model = build("wgan_oct", 64, "model.clip_value=0.01")
     for v in model.discriminator.trainable_variables:  # far outside the clip range before the step

@@ -182,6 +182,15 @@ class OctaveBatchNorm(layers.Layer):
 
 
 @tf.keras.utils.register_keras_serializable("keras_gens")
+@tf.keras.utils.register_keras_serializable("keras_gens")
+class NearestUpSampling2D(layers.Layer):
+    """Nearest-neighbour ×2, as ``UpSampling2D`` computes it, from ops XLA can compile with their gradient
+    (``UpSampling2D``'s ResizeNearestNeighborGrad has no XLA kernel, so ``train.jit_compile`` failed)."""
+
+    def call(self, inputs):
+        return _upsample(inputs)
+
+
 class OctaveUpSampling2D(layers.Layer):
     """Nearest-neighbour ×2 of both maps: with an ``OctaveConv2D`` after it, the generator's up-sampling
     octave block of OC-GAN's code (which has no transposed octave convolution)."""

@@ -33,8 +33,8 @@ import tensorflow as tf
 
 from keras_gens.errors import ConfigError
 from keras_gens.layers.normalization import batch_norm
-from keras_gens.layers.octave import (FrequencyWeights, OctaveBatchNorm, OctaveConv2D, OctaveConv2DTranspose,
-                                      OctaveUpSampling2D)
+from keras_gens.layers.octave import (FrequencyWeights, NearestUpSampling2D, OctaveBatchNorm, OctaveConv2D,
+                                      OctaveConv2DTranspose, OctaveUpSampling2D)
 from keras_gens.losses.adversarial import ADVERSARIAL_LOSSES, discriminator_loss, generator_loss
 from keras_gens.models.base import DataInfo, GenerativeModel
 from keras_gens.optim import make_optimizer
@@ -91,7 +91,7 @@ class _Convs:
         return FrequencyWeights(name=name)(x) if self.octave else x
 
     def upsample(self, x, name):
-        return OctaveUpSampling2D(name=name)(x) if self.octave else layers.UpSampling2D(name=name)(x)
+        return OctaveUpSampling2D(name=name)(x) if self.octave else NearestUpSampling2D(name=name)(x)
 
 
 def build_dcgan_generator(image_shape, latent_dim=100, base_filters=32, conv="plain", alpha=0.5, kernel_size=3,
