@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-slow bench bench-federated bench-reid simulate clean fid-weights verify-fid bench-fid
+.PHONY: install demo test test-slow bench bench-venv bench-federated bench-reid simulate clean fid-weights verify-fid bench-fid
 
 install: $(STAMP)
 
@@ -36,8 +36,20 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider -q -m slow $(PYTEST_ARGS)
 
-bench: $(STAMP)
-	$(PY) tools/bench.py $(BENCH_ARGS)
+# PyTorch, for the side-by-side benchmark only: the CPU build of torch 2.13.0 in its own venv.
+BENCH_VENV ?= .venv-bench
+$(BENCH_VENV)/.installed:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q torch==2.13.0
+	touch $@
+
+bench-venv: $(BENCH_VENV)/.installed
+
+# Every registered model (smoke sizes; BENCH_ARGS="--sizes smoke,paper" for the papers'), input pipelines,
+# SavedModel inference, then keras_gens vs PyTorch and the FLOP/s ceiling (SIDE_ARGS="--paper"): BENCHMARKS.md.
+bench: $(STAMP) $(BENCH_VENV)/.installed
+	$(PY) tools/bench.py --markdown BENCHMARKS.md $(BENCH_ARGS)
+	$(PY) tools/bench/side_by_side.py --torch-python $(BENCH_VENV)/bin/python --markdown BENCHMARKS.md $(SIDE_ARGS)
 
 # Seconds per federated round (10 clients), TFF overhead vs local training, memory after rounds 10..300.
 bench-federated: $(STAMP)

@@ -1,6 +1,7 @@
 """Throughput benchmarks (not tests): input pipelines and training steps of registered models.
 
-    python tools/bench.py                       # every model, smoke and paper sizes, XLA off and on
+    python tools/bench.py                       # every model at smoke size, XLA off and on, SavedModel inference
+    python tools/bench.py --sizes smoke,paper   # and the papers' sizes (hours on 2 cores)
     python tools/bench.py --models vae --sizes paper --jit off --steps 10
     make bench BENCH_ARGS="--sizes smoke"
 
@@ -81,7 +82,10 @@ def print_octave_ratios(results: list[dict]):
             lines.append(f"| {what[len('train '):]} / {plain['what'][len('train '):]} | {size} | {jit} | "
                          f"{r['images_per_s'] / plain['images_per_s']:.2f} |")
     if lines:
-        print("\n| octave / plain | size | jit | images/s ratio |\n|---|---|---|---|\n" + "\n".join(lines))
+        text = "| octave / plain | size | jit | images/s ratio |\n|---|---|---|---|\n" + "\n".join(lines)
+        print("\n" + text)
+        return text
+    return ""
 
 
 def make_jpeg_folder(root: Path, n: int):
@@ -122,11 +126,45 @@ def bench_pipeline(kind: str, batches: int) -> dict:
             "peak_rss_mb": round(peak_rss_mb())}
 
 
+def bench_export(name: str, size: str, batches: int) -> dict:
+    """Generator inference through the exported SavedModel's serving_default (uint8 images), batch 64."""
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_gens import registry
+    from keras_gens.export import export_model
+    from keras_gens.models.base import DataInfo
+
+    spec = registry.get(name)
+    cfg = spec.config(smoke=(size == "smoke"), overrides=[f"data.source={BENCH_DATA.get(name, 'digits')}",
+                                                          *BENCH_OVERRIDES.get(name, [])])
+    side = cfg.data.image_size
+    shape = (*((side, side) if isinstance(side, int) else side), int(cfg.data.channels))
+    classes = 10 if name in ("bagan_gp", "cgan") else 0
+    model = spec.build(cfg, DataInfo(shape, classes, tuple(cfg.data.value_range)))
+    with tempfile.TemporaryDirectory() as tmp:
+        export_model(model, Path(tmp) / "1")
+        serve = tf.saved_model.load(str(Path(tmp) / "1")).signatures["serving_default"]
+        inputs = {"z": tf.constant(model.sample_latent(64))}
+        if classes:
+            inputs["labels"] = tf.constant(np.arange(64) % classes, tf.int32)
+        serve(**inputs)["images"].numpy()
+        start = time.perf_counter()
+        for _ in range(batches):
+            serve(**inputs)["images"].numpy()
+        elapsed = time.perf_counter() - start
+    return {"what": f"SavedModel generate {name}", "size": size, "image": "x".join(map(str, shape)), "batch": 64,
+            "jit": "", "ms_per_step": round(elapsed / batches * 1000, 1),
+            "images_per_s": round(64 * batches / elapsed, 1), "peak_rss_mb": round(peak_rss_mb())}
+
+
 def run_worker(args) -> int:
     import keras_gens  # noqa: F401  (quiet TF import)
 
     if args.worker == "pipeline":
         result = bench_pipeline(args.kind, args.batches)
+    elif args.worker == "export":
+        result = bench_export(args.model, args.size, max(2, args.steps))
     else:
         result = bench_training(args.model, args.size, args.jit_on, args.steps, args.warmup, args.paper_batch)
     print("RESULT " + json.dumps(result))
@@ -160,7 +198,7 @@ def machine() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="all", help="comma-separated model names (default: all registered)")
-    parser.add_argument("--sizes", default="smoke,paper", help="smoke, paper or both")
+    parser.add_argument("--sizes", default="smoke", help="smoke, paper or smoke,paper (paper takes hours on 2 cores)")
     parser.add_argument("--jit", default="both", choices=("off", "on", "both"))
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=3)
@@ -168,9 +206,11 @@ def main() -> int:
     parser.add_argument("--paper-batch", type=int, default=8,
                         help="batch size at paper size (0: the config's; the WAEs take ~2 s per 128x128 image on 2 cores)")
     parser.add_argument("--no-pipeline", action="store_true")
+    parser.add_argument("--no-export", action="store_true", help="skip SavedModel inference")
     parser.add_argument("--out", default=str(REPO / "bench_out"))
+    parser.add_argument("--markdown", help="write the tables, with the machine and settings, to this file")
     # internal: one measurement in this process
-    parser.add_argument("--worker", choices=("pipeline", "train"))
+    parser.add_argument("--worker", choices=("pipeline", "train", "export"))
     parser.add_argument("--kind", default="digits")
     parser.add_argument("--model")
     parser.add_argument("--size")
@@ -188,9 +228,10 @@ def main() -> int:
     names = registry.names() if args.models == "all" else args.models.split(",")
     sizes = args.sizes.split(",")
     jits = {"off": [False], "on": [True], "both": [False, True]}[args.jit]
-    print(f"# keras_gens benchmarks — {time.strftime('%Y-%m-%d')}, {machine()}, TensorFlow {tf.__version__}, "
-          f"threads intra={tf.config.threading.get_intra_op_parallelism_threads() or 'default'} "
-          f"inter={tf.config.threading.get_inter_op_parallelism_threads() or 'default'}\n", flush=True)
+    title = (f"# keras_gens benchmarks — {time.strftime('%Y-%m-%d')}, {machine()}, TensorFlow {tf.__version__}, "
+             f"threads intra={tf.config.threading.get_intra_op_parallelism_threads() or 'default'} "
+             f"inter={tf.config.threading.get_inter_op_parallelism_threads() or 'default'}")
+    print(title + "\n", flush=True)
     results = []
     if not args.no_pipeline:
         for kind in ("digits", "jpeg"):
@@ -205,12 +246,25 @@ def main() -> int:
                 if results[-1]:
                     r = results[-1]
                     print(f"  {r['what']} {size} jit={jit}: {r['images_per_s']} images/s", flush=True)
+            if not args.no_export and name != "reid":  # reid serves templates: make bench-reid times it
+                results.append(spawn("--worker", "export", "--model", name, "--size", size, "--steps", str(args.steps)))
+                if results[-1]:
+                    print(f"  {results[-1]['what']} {size}: {results[-1]['images_per_s']} images/s", flush=True)
     results = [r for r in results if r]
+    from keras_gens.utils.io import atomic_write_text
     from keras_gens.utils.tables import markdown_table, write_csv
 
     columns = ["what", "size", "image", "batch", "jit", "ms_per_step", "images_per_s", "peak_rss_mb"]
-    print("\n" + markdown_table(results, columns))
-    print_octave_ratios(results)
+    table = markdown_table(results, columns)
+    print("\n" + table)
+    ratios = print_octave_ratios(results)
+    if args.markdown:
+        command = "python tools/bench.py " + " ".join(sys.argv[1:])
+        atomic_write_text(args.markdown, f"{title}\n\nCommand: `{command}`. Training: median of {args.steps} single "
+                          f"steps after {args.warmup} warm-up steps on a fixed batch, each setting in its own process; "
+                          f"ms_per_step is per train_step (a WGAN step holds its critic steps). SavedModel: "
+                          f"serving_default, uint8 images.\n\n## Training steps, input pipelines, SavedModel "
+                          f"inference\n\n{table}\n" + (f"\n{ratios}\n" if ratios else ""))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "results.csv", results, columns)

@@ -1,0 +1,148 @@
+"""keras_gens against PyTorch on the same machine: the same architecture, batch and optimizer, one training step.
+
+    python tools/bench/side_by_side.py                  # smoke cases: dcgan64, wae_smoke, mlp
+    python tools/bench/side_by_side.py --paper          # also dcgan128 and the thesis's WAE at 128x128
+    python tools/bench/side_by_side.py --cases mlp --rounds 9
+
+PyTorch is a benchmark-only dependency, in its own venv (``make bench-venv``: the CPU build of
+torch 2.13.0).  For each case both frameworks run as long-lived worker processes
+(tools/bench/worker.py), warmed up, then timed in alternating rounds so that whatever else the
+machine does falls on both alike.  Reported: median ms/step each, the ratio ours/PyTorch as
+speed (PyTorch ms ÷ our ms: above 1 we are faster), both parameter counts (checked equal), the
+step's FLOPs (TensorFlow's profiler) and the FLOP/s each achieves as a share of the machine's
+sustained float32 throughput (tools/bench/ceiling.py).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO))
+
+from cases import CASES, PAPER, SMOKE  # noqa: E402
+
+DEFAULT_TORCH_PYTHON = REPO / ".venv-bench" / "bin" / "python"
+
+
+class Worker:
+    def __init__(self, python, framework, case):
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen([str(python), str(HERE / "worker.py"), "--framework", framework, "--case", case],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=env, start_new_session=True)
+        self.info = json.loads(self._expect("READY"))
+
+    def _expect(self, tag):
+        for line in self.proc.stdout:
+            if line.startswith(tag + " "):
+                return line[len(tag) + 1:]
+        self.proc.wait()
+        raise RuntimeError(f"worker {self.proc.args} ended: {self.proc.stderr.read()[-2000:]}")
+
+    def run(self, steps: int) -> list[float]:
+        self.proc.stdin.write(f"run {steps}\n")
+        self.proc.stdin.flush()
+        return json.loads(self._expect("TIMES"))
+
+    def close(self):
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            self.proc.wait(timeout=30)
+        except Exception:
+            self.proc.kill()
+
+
+def ceiling(python) -> dict:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
+    out = subprocess.run([str(python), str(HERE / "ceiling.py")], capture_output=True, text=True, env=env).stdout
+    return json.loads(next(line for line in out.splitlines() if line.startswith("CEILING "))[8:])
+
+
+def compare(case: str, torch_python, rounds: int, round_seconds: float) -> dict:
+    ours, theirs = Worker(sys.executable, "tf", case), Worker(torch_python, "torch", case)
+    try:
+        if ours.info["params"] != theirs.info["params"]:
+            raise RuntimeError(f"{case}: the two networks differ: keras_gens has {ours.info['params']:,} trainable "
+                               f"parameters, PyTorch {theirs.info['params']:,}")
+        steps = max(1, int(round_seconds / max(ours.info["warm_s"], theirs.info["warm_s"], 1e-4)))
+        ours_times, theirs_times = [], []
+        per_call = ours.info.get("steps_per_call", 1)
+        for _ in range(rounds):  # alternate, so drift on the machine hits both
+            ours_times += [t / per_call for t in ours.run(max(1, steps // per_call))]
+            theirs_times += theirs.run(steps)
+    finally:
+        ours.close()
+        theirs.close()
+    kind, side, batch, channels = CASES[case]
+    ours_s, theirs_s = statistics.median(ours_times), statistics.median(theirs_times)
+    flops = ours.info["flops_per_step"]
+    return {"case": case, "image": f"{side}x{side}x{channels}", "batch": batch, "params": ours.info["params"],
+            "keras_gens_ms": round(ours_s * 1e3, 2), "pytorch_ms": round(theirs_s * 1e3, 2),
+            "speed_ratio": round(theirs_s / ours_s, 2), "gflop_per_step": round(flops / 1e9, 3),
+            "keras_gens_gflops": round(flops / ours_s / 1e9, 1), "pytorch_gflops": round(flops / theirs_s / 1e9, 1),
+            "steps_timed": len(ours_times), "tf": ours.info["version"], "torch": theirs.info["version"],
+            "tf_threads": ours.info["threads"], "torch_threads": theirs.info["threads"]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", help=f"comma-separated, from {', '.join(CASES)}")
+    parser.add_argument("--paper", action="store_true", help="also the paper-size cases")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--round-seconds", type=float, default=2.0)
+    parser.add_argument("--torch-python", default=str(DEFAULT_TORCH_PYTHON))
+    parser.add_argument("--out", default=str(REPO / "bench_out"))
+    parser.add_argument("--markdown", help="append the section to this Markdown file (e.g. BENCHMARKS.md)")
+    args = parser.parse_args()
+    if not Path(args.torch_python).is_file():
+        print(f"PyTorch's python not found at {args.torch_python}: run `make bench-venv` (installs the CPU build of "
+              "torch 2.13.0 into .venv-bench) or pass --torch-python", file=sys.stderr)
+        return 2
+    cases = args.cases.split(",") if args.cases else list(SMOKE) + (list(PAPER) if args.paper else [])
+    limit = ceiling(sys.executable)
+    best = max(limit.values())
+    print(f"sustained float32 through TensorFlow: matmul {limit['matmul_gflops']:.0f} GFLOP/s, "
+          f"3x3 conv {limit['conv_gflops']:.0f} GFLOP/s", flush=True)
+    rows = []
+    for case in cases:
+        row = compare(case, args.torch_python, args.rounds, args.round_seconds)
+        row["keras_gens_share"] = round(row["keras_gens_gflops"] / best, 3)
+        row["pytorch_share"] = round(row["pytorch_gflops"] / best, 3)
+        rows.append(row)
+        print(f"  {case}: keras_gens {row['keras_gens_ms']} ms, PyTorch {row['pytorch_ms']} ms, "
+              f"speed ratio {row['speed_ratio']}", flush=True)
+
+    from keras_gens.utils.tables import markdown_table, write_csv
+
+    columns = ["case", "image", "batch", "params", "keras_gens_ms", "pytorch_ms", "speed_ratio", "gflop_per_step",
+               "keras_gens_gflops", "pytorch_gflops", "keras_gens_share", "pytorch_share"]
+    table = markdown_table(rows, columns)
+    header = (f"## keras_gens vs PyTorch, one training step\n\n{rows[0]['tf']} ({rows[0]['tf_threads']}) and "
+              f"{rows[0]['torch']} ({rows[0]['torch_threads']}); sustained float32 ceiling "
+              f"{limit['matmul_gflops']:.0f} GFLOP/s (matmul) / {limit['conv_gflops']:.0f} GFLOP/s (3x3 conv); "
+              f"speed_ratio = PyTorch ms / keras_gens ms (> 1: keras_gens faster); shares of the higher ceiling. "
+              f"Command: `python tools/bench/side_by_side.py{' --paper' if args.paper else ''}`, "
+              f"{time.strftime('%Y-%m-%d')}.\n\n")
+    print("\n" + header + table)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(out / "side_by_side.csv", rows, columns + [k for k in rows[0] if k not in columns])
+    if args.markdown:
+        with open(args.markdown, "a") as f:
+            f.write("\n" + header + table + "\n")
+    print(f"\nwritten: {out / 'side_by_side.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
