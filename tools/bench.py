@@ -74,7 +74,7 @@ def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int, pap
 
 def print_octave_ratios(results: list[dict]):
     """OC-GAN claims octave convolutions cut spatial redundancy: octave/plain throughput per model pair."""
-    by_key = {(r["what"], r["size"], r["jit"]): r for r in results}
+    by_key = {(r["what"], r["size"], r["jit"]): r for r in results if r["what"].startswith("train ")}
     lines = []
     for (what, size, jit), r in by_key.items():
         plain = by_key.get((what[:-len("_oct")], size, jit)) if what.endswith("_oct") else None
@@ -86,6 +86,13 @@ def print_octave_ratios(results: list[dict]):
         print("\n" + text)
         return text
     return ""
+
+
+def markdown_report(title, command, table, ratios, steps, warmup) -> str:
+    return (f"{title}\n\nCommand: `{command}`. Training: median of {steps} single steps after {warmup} warm-up "
+            f"steps on a fixed batch, each setting in its own process; ms_per_step is per train_step (a WGAN step "
+            f"holds its critic steps). SavedModel: serving_default, uint8 images.\n\n## Training steps, input "
+            f"pipelines, SavedModel inference\n\n{table}\n" + (f"\nOctave / plain:\n\n{ratios}\n" if ratios else ""))
 
 
 def make_jpeg_folder(root: Path, n: int):
@@ -255,16 +262,13 @@ def main() -> int:
     from keras_gens.utils.tables import markdown_table, write_csv
 
     columns = ["what", "size", "image", "batch", "jit", "ms_per_step", "images_per_s", "peak_rss_mb"]
-    table = markdown_table(results, columns)
+    table = markdown_table([{k: round(v) if isinstance(v, float) and v >= 100 else v for k, v in r.items()}
+                            for r in results], columns)
     print("\n" + table)
     ratios = print_octave_ratios(results)
     if args.markdown:
         command = "python tools/bench.py " + " ".join(sys.argv[1:])
-        atomic_write_text(args.markdown, f"{title}\n\nCommand: `{command}`. Training: median of {args.steps} single "
-                          f"steps after {args.warmup} warm-up steps on a fixed batch, each setting in its own process; "
-                          f"ms_per_step is per train_step (a WGAN step holds its critic steps). SavedModel: "
-                          f"serving_default, uint8 images.\n\n## Training steps, input pipelines, SavedModel "
-                          f"inference\n\n{table}\n" + (f"\n{ratios}\n" if ratios else ""))
+        atomic_write_text(args.markdown, markdown_report(title, command, table, ratios, args.steps, args.warmup))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "results.csv", results, columns)
