@@ -20,6 +20,8 @@ def test_user_errors_are_one_message_without_a_traceback(tmp_path):
         # The headline command, exactly as typed: CelebA is absent here, so it says what to do.
         (["wae_resnet"], "python -m keras_gens.train wae_resnet --smoke"),
         (["vae", "--data", "folder:" + str(tmp_path)], "no images"),
+        # Without Market-1501, the offer is its synthetic stand-in, not digits.
+        (["reid", "--out", str(tmp_path / "reid")], "reid --data synthetic_reid"),
     ]
     for args, expected in cases:
         done = run_module("keras_gens.train", *args, timeout=120)
