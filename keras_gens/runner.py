@@ -42,7 +42,7 @@ from keras_gens.utils.io import atomic_write_text
 RESUME_MODES = ("auto", "never", "require")
 # Keys that may differ between a run and its resumption.
 RESUMABLE_CHANGES = ("train.epochs", "train.verbose", "train.jit_compile", "train.distribute", "train.devices",
-                     "samples.", "checkpoint.keep", "data.validate", "eval.", "model.stage")
+                     "samples.", "checkpoint.keep", "data.validate", "eval.", "model.stage", "train.precision")
 
 
 @dataclass
@@ -133,7 +133,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     if batch_size % strategy.num_replicas_in_sync:
         raise RunDirError(f"train.batch_size={batch_size} must divide evenly over "
                           f"{strategy.num_replicas_in_sync} replicas")
-    with strategy.scope():
+    with strategy.scope(), precision(cfg.train.precision):
         model = spec.build(cfg, info)
         epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         checkpoint = tf.train.Checkpoint(model=model, epoch=epoch_variable)
@@ -181,6 +181,18 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     log(f"trained epochs {initial_epoch + 1}-{epochs} in {time.perf_counter() - started:.1f}s; "
         f"checkpoint: {manager.latest_checkpoint}")
     return RunResult(run_dir, cfg, model, initial_epoch, epochs, history.history)
+
+
+@contextlib.contextmanager
+def precision(policy: str):
+    """Build layers under a Keras mixed-precision policy; each layer keeps the policy it was built with,
+    so the process-wide setting is restored afterwards (losses are float32 in every model)."""
+    previous = tf.keras.mixed_precision.global_policy()
+    tf.keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield
+    finally:
+        tf.keras.mixed_precision.set_global_policy(previous)
 
 
 def group_for_replicas(dataset, batches: int, replicas: int):
@@ -297,7 +309,8 @@ def build_from_run(run_dir, *, restore=True):
     cfg = config_lib.Config.wrap(config_lib.load_yaml(run_dir / "config.yaml"))
     spec = registry.get(info["model"])
     data_info = DataInfo(tuple(info["image_shape"]), int(info["num_classes"]), tuple(info["value_range"]))
-    model = spec.build(cfg, data_info)
+    with precision(cfg.train.get("precision", "float32")):
+        model = spec.build(cfg, data_info)
     if restore:
         path = latest_checkpoint(run_dir)
         if path is None:

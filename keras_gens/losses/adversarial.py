@@ -14,7 +14,8 @@ ADVERSARIAL_LOSSES = ("gan", "lsgan", "wgan")
 
 
 def _flat(x):
-    return tf.reshape(x, [-1])
+    # float32 losses whatever the networks compute in (train.precision=mixed_bfloat16)
+    return tf.reshape(tf.cast(x, tf.float32), [-1])
 
 
 def discriminator_loss(kind: str, real_out: tf.Tensor, fake_out: tf.Tensor) -> tf.Tensor:

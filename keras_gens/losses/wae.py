@@ -15,7 +15,7 @@ IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 def _bce_with_logits(labels_value: float, logits: tf.Tensor) -> tf.Tensor:
-    logits = tf.reshape(logits, [-1])
+    logits = tf.reshape(tf.cast(logits, tf.float32), [-1])
     return tf.nn.sigmoid_cross_entropy_with_logits(tf.fill(tf.shape(logits), labels_value), logits)
 
 
@@ -30,6 +30,7 @@ def gan_encoder_penalty(encoded_logits: tf.Tensor) -> tf.Tensor:
 
 
 def _squared_distances(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    a, b = tf.cast(a, tf.float32), tf.cast(b, tf.float32)
     return tf.maximum(tf.reduce_sum(a * a, 1)[:, None] + tf.reduce_sum(b * b, 1)[None, :]
                       - 2.0 * tf.matmul(a, b, transpose_b=True), 0.0)
 

@@ -112,7 +112,7 @@ class VAE(GenerativeModel):
 
     def losses_per_example(self, images, eps, training=True):
         """-ELBO per example: ‖x − G(z)‖² / (2σ_G²) + kl_weight · KL(q(z|x) ‖ N(0, I))."""
-        mean, log_variance = self.encoder(images, training=training)
+        mean, log_variance = (tf.cast(t, tf.float32) for t in self.encoder(images, training=training))
         z = mean + tf.exp(0.5 * log_variance) * eps
         reconstruction = squared_error(images, self.decoder(z, training=training)) / (2.0 * self.decoder_variance)
         kl = gaussian_kl(mean, log_variance)
