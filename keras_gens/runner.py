@@ -123,7 +123,8 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         offline = spec.config(smoke=True).data.source  # what the smoke settings train on: needs no download
         raise DataMissing(
             f"{exc}\n  To try {name} now, without any download:\n"
-            f"    python -m keras_gens.train {name} --smoke          (embedded {offline}, small widths, a few minutes)\n"
+            f"    python -m keras_gens.train {name} --smoke          "
+            f"(embedded {offline}, small widths, a few minutes)\n"
             f"    python -m keras_gens.train {name} --data {offline}    (the paper's sizes on the embedded {offline})"
         ) from None
     info = DataInfo.of(source)

@@ -49,8 +49,8 @@ def test_bfloat16_losses_stay_close_to_float32_ones():
 
 def test_a_bfloat16_run_trains_draws_samples_and_exports(tmp_path):
     out = tmp_path / "run"
-    result = runner.train("vae", data="digits", out=out, overrides=[*SMALL_VAE, "train.precision=mixed_bfloat16", "train.epochs=1",
-                                                     "train.steps_per_epoch=3"])
+    overrides = [*SMALL_VAE, "train.precision=mixed_bfloat16", "train.epochs=1", "train.steps_per_epoch=3"]
+    result = runner.train("vae", data="digits", out=out, overrides=overrides)
     assert result.model.decoder.layers[-1].compute_dtype == "bfloat16"
     assert (out / "samples" / "epoch_0001.png").is_file()
     served = tf.saved_model.load(str(export_run(out))).signatures["serving_default"]
