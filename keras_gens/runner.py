@@ -154,8 +154,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         f"{strategy.num_replicas_in_sync} replica(s), batch {batch_size}, {steps_per_epoch} steps/epoch "
         f"-> {run_dir}")
     if initial_epoch >= epochs:
-        log(f"{run_dir} has already trained {initial_epoch} of {epochs} epochs; raise train.epochs "
-            f"(reid: model.stage or model.stage_epochs) to go on")
+        log(f"{run_dir} has already trained {initial_epoch} of {epochs} epochs; raise {model.epochs_setting} to go on")
         return RunResult(run_dir, cfg, model, initial_epoch, epochs)
 
     if model.prepare(source, batch_size=batch_size, seed=cfg.train.seed, verbose=_verbosity(cfg.train.verbose),

@@ -37,6 +37,8 @@ class GenerativeModel(tf.keras.Model):
     batches_per_step: int = 1
     #: Whether the runner draws sample grids from latents (models without a latent space draw their own).
     draws_samples: bool = True
+    #: The setting that decides how long training runs (``planned_epochs``), for messages.
+    epochs_setting: str = "train.epochs"
 
     def __init__(self, *, latent_dim: int, value_range=(0.0, 1.0), num_classes: int = 0, seed: int = 0,
                  **kwargs):

@@ -73,6 +73,7 @@ class ReIDModel(GenerativeModel):
     """Feature extractor and mask generator trained together; ``current_stage`` picks the step."""
 
     draws_samples = False  # no latent space: the runner's sample grids do not apply
+    epochs_setting = "model.stage (or model.stage_epochs)"
 
     def __init__(self, extractor, mask_generator, *, stage_epochs=(50, 25, 100), stage="all", margin=0.3,
                  soft_margin=False, lambda_extractor=0.90, lambda_mask=0.95, drop_fraction=0.3, seed=0, **kwargs):
