@@ -76,16 +76,12 @@ class Templates:
         return np.asarray(self._features(images))
 
     def mask_picture(self, images) -> np.ndarray:
-        from keras_gens.utils.images import make_grid, to_uint8
+        from keras_gens.models.reid import mask_figure, mask_grid
 
         if self.model is not None:
-            from keras_gens.models.reid import mask_figure
-
             return mask_figure(self.model, images)
         out = self.exported.signatures["masks"](images=_uint8(images))
-        masks = np.repeat(out["masks"].numpy(), 3, axis=-1)
-        rows = np.concatenate([to_uint8(images), out["hidden"].numpy(), to_uint8(masks)])
-        return make_grid(rows, ncols=len(images))
+        return mask_grid(images, out["hidden"].numpy() / 255.0, out["masks"].numpy())
 
 
 def _uint8(images):
@@ -147,8 +143,9 @@ def run(args) -> int:
                         "synthetic_reid)")
     q_features = extract(templates, query, args.batch_size)
     g_features = extract(templates, gallery, args.batch_size)
-    scores = evaluate_features(q_features, g_features, query.person_ids, gallery.person_ids, query.camera_ids,
-                               gallery.camera_ids, chunk=args.chunk).as_dict()
+    result = evaluate_features(q_features, g_features, query.person_ids, gallery.person_ids, query.camera_ids,
+                               gallery.camera_ids, chunk=args.chunk)
+    scores = result.as_dict()
     epoch = checkpoint_epoch(src) if templates.model is not None else None
     label = f"this run ({src.name}" + (f", epoch {epoch})" if epoch else ")")
     table = table_row(title, scores, label)
@@ -157,7 +154,7 @@ def run(args) -> int:
     atomic_write_text(out_dir / "reid_eval.md", f"# Re-ID evaluation: {title}\n\n{table}\n\n"
                       f"{scores['valid_queries']} queries scored, {scores['skipped_queries']} skipped "
                       f"(no match from another camera); {gallery.num_examples} gallery images.\n")
-    _plot_cmc(out_dir / "figures" / "cmc.png", q_features, g_features, query, gallery, title, args.chunk)
+    _plot_cmc(out_dir / "figures" / "cmc.png", result, title)
     if templates.model is not None:
         from keras_gens.utils import metrics_csv
 
@@ -166,12 +163,9 @@ def run(args) -> int:
     return 0
 
 
-def _plot_cmc(path, q_features, g_features, query, gallery, title, chunk):
-    from keras_gens.metrics.reid import evaluate_features
+def _plot_cmc(path, result, title):
     from keras_gens.utils.plots import save_line_plot
 
-    full = evaluate_features(q_features, g_features, query.person_ids, gallery.person_ids, query.camera_ids,
-                             gallery.camera_ids, chunk=chunk, max_rank=50)
-    ranks = list(range(1, len(full.cmc) + 1))
-    save_line_plot(path, {title: (ranks, [100 * c for c in full.cmc])}, xlabel="rank", ylabel="CMC (%)",
-                   title=f"CMC, {title} (mAP {100 * full.mAP:.1f}%)")
+    ranks = list(range(1, len(result.cmc) + 1))
+    save_line_plot(path, {title: (ranks, [100 * c for c in result.cmc])}, xlabel="rank", ylabel="CMC (%)",
+                   title=f"CMC, {title} (mAP {100 * result.mAP:.1f}%)")

@@ -145,10 +145,6 @@ class ReIDModel(GenerativeModel):
     def masks(self, images, training=False):
         return self.mask_generator(imagenet_normalize(images), training=training)
 
-    def hidden_images(self, images):
-        """[0, 1] images with their top ``drop_fraction`` of mask pixels blacked out (the paper's Figure 1)."""
-        return hide_top_fraction(images, self.masks(images), self.drop_fraction)
-
     def call(self, images, training=False):
         return self.features(images, training=training)
 
@@ -292,10 +288,15 @@ def build_reid(cfg, data: DataInfo) -> ReIDModel:
 def mask_figure(model: ReIDModel, images: np.ndarray) -> np.ndarray:
     """The paper's Figure 1 as one uint8 picture: originals above the same images with their top
     ``drop_fraction`` of mask pixels blacked out, and the masks themselves below."""
+    images = np.asarray(images, np.float32)
+    masks = model.masks(images)
+    return mask_grid(images, hide_top_fraction(images, masks, model.drop_fraction), masks)
+
+
+def mask_grid(images, hidden, masks) -> np.ndarray:
+    """Rows of originals, hidden images and masks (all in [0, 1]) as one uint8 picture."""
     from keras_gens.utils.images import make_grid, to_uint8
 
-    images = np.asarray(images, np.float32)
-    masks = model.masks(images).numpy()
-    hidden = model.hidden_images(images).numpy()
-    rows = np.concatenate([images, hidden, np.repeat(masks, 3, axis=-1)])
+    rows = np.concatenate([np.asarray(images, np.float32), np.asarray(hidden, np.float32),
+                           np.repeat(np.asarray(masks, np.float32), 3, axis=-1)])
     return make_grid(to_uint8(rows), ncols=len(images))
