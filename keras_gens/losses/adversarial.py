@@ -3,6 +3,7 @@
     gan    D: −log σ(D(x)) − log(1 − σ(D(G(z))))      G: −log σ(D(G(z)))  (non-saturating)
     lsgan  D: (D(x) − 1)² + D(G(z))²                   G: (D(G(z)) − 1)²
     wgan   D: D(G(z)) − D(x)                           G: −D(G(z))          (critic kept Lipschitz by clipping)
+    hinge  D: relu(1 − D(x)) + relu(1 + D(G(z)))        G: −D(G(z))          (SAGAN, BigGAN, PE-GAN)
 
 These are what OC-GAN's code computes (its LSGAN has no ½ factor).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-ADVERSARIAL_LOSSES = ("gan", "lsgan", "wgan")
+ADVERSARIAL_LOSSES = ("gan", "lsgan", "wgan", "hinge")
 
 
 def _flat(x):
@@ -27,6 +28,8 @@ def discriminator_loss(kind: str, real_out: tf.Tensor, fake_out: tf.Tensor) -> t
         return tf.square(real_out - 1.0) + tf.square(fake_out)
     if kind == "wgan":
         return fake_out - real_out
+    if kind == "hinge":
+        return tf.nn.relu(1.0 - real_out) + tf.nn.relu(1.0 + fake_out)
     raise ValueError(f"unknown adversarial loss {kind!r}; choose from {', '.join(ADVERSARIAL_LOSSES)}")
 
 
@@ -36,7 +39,7 @@ def generator_loss(kind: str, fake_out: tf.Tensor) -> tf.Tensor:
         return tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(fake_out), fake_out)
     if kind == "lsgan":
         return tf.square(fake_out - 1.0)
-    if kind == "wgan":
+    if kind in ("wgan", "hinge"):
         return -fake_out
     raise ValueError(f"unknown adversarial loss {kind!r}; choose from {', '.join(ADVERSARIAL_LOSSES)}")
 
