@@ -21,7 +21,7 @@ from keras_gens.errors import DataError, DataMissing
 
 SPEC_HELP = (
     "digits | folder:PATH | celeba:PATH | mnist | mnist:FILE.npz | cifar10 | cifar10:PATH | npz:FILE.npz | covid:PATH"
-    " | market1501:PATH | dukemtmc:PATH | cuhk03:PATH | synthetic_reid"
+    " | market1501:PATH | dukemtmc:PATH | cuhk03:PATH | synthetic_reid | pxd:PATH | synthetic_pxd"
 )
 
 
@@ -333,7 +333,7 @@ def load_covid(path, data_cfg, preprocess: Preprocess) -> DataSource:
 
 
 # Sources whose data.split selects a train or test part (the others ignore it).
-SPLIT_AWARE = {"digits", "mnist", "cifar10", "celeba"}
+SPLIT_AWARE = {"digits", "mnist", "cifar10", "celeba", "pxd", "synthetic_pxd"}
 
 LOADERS = {
     "digits": load_digits,
@@ -354,4 +354,12 @@ def _register_reid_loaders():
     LOADERS["synthetic_reid"] = synthetic_reid.load_synthetic_reid
 
 
+def _register_pxd_loaders():
+    from keras_gens.data import pxd, synthetic_pxd
+
+    LOADERS["pxd"] = pxd.load_pxd
+    LOADERS["synthetic_pxd"] = synthetic_pxd.load_synthetic_pxd
+
+
 _register_reid_loaders()
+_register_pxd_loaders()

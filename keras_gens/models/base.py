@@ -16,10 +16,13 @@ class DataInfo:
     image_shape: tuple  # (H, W, C)
     num_classes: int = 0
     value_range: tuple = (0.0, 1.0)
+    class_prior: tuple | None = None  # per-class prior information (PXD: each sensor's mean occupancy)
 
     @classmethod
     def of(cls, source) -> "DataInfo":
-        return cls(tuple(source.image_shape), int(source.num_classes), tuple(source.value_range))
+        prior = getattr(source, "class_prior", None)
+        return cls(tuple(source.image_shape), int(source.num_classes), tuple(source.value_range),
+                   None if prior is None else tuple(float(p) for p in prior))
 
 
 class GenerativeModel(tf.keras.Model):
