@@ -267,3 +267,127 @@ class MaskFigures(tf.keras.callbacks.Callback):
             with self._writer.as_default():
                 tf.summary.image("masks", grid[None], step=epoch + 1)
             self._writer.flush()
+
+
+class SingularValues(tf.keras.callbacks.Callback):
+    """The largest singular value σ₀ of every weight matrix of the watched networks, over training.
+
+    Every ``every`` training steps: σ₀ of each kernel (viewed as [fan_in, units]; the raw weight, not
+    its spectrally normalized use) by warm-started power iteration, appended to
+    ``singular_values.csv`` (step, network, layer, sigma) and drawn in ``figures/singular_values.png``
+    (one panel per network, as PE-GAN's Figure 2 and BigGAN's).  The epoch's largest σ₀ per network
+    joins the logs (``sigma_generator``, …), so TensorBoard and metrics.csv show it.
+
+    Collapse shows as a sudden change: a generator layer whose σ₀ grows by more than ``jump``× between
+    two measurements, or a discriminator layer whose σ₀ falls by more than ``jump``×, is reported
+    (``collapse.txt``), and with ``stop`` training stops there (the paper's early stopping).
+    """
+
+    def __init__(self, run_dir, networks: dict, *, every: int = 100, jump: float = 2.0, stop: bool = False,
+                 iterations: int = 20, write: bool = True, log=print):
+        super().__init__()
+        self.run_dir, self.networks = Path(run_dir), dict(networks)
+        self.every, self.jump, self.stop = max(int(every), 1), float(jump), bool(stop)
+        self.iterations, self.write, self.log = int(iterations), write, log
+        self.csv_path = self.run_dir / "singular_values.csv"
+        self._u, self._last, self._epoch_max = {}, {}, {}
+        self.collapses = []
+
+    def matrices(self):
+        for network, model in self.networks.items():
+            for index, weight in enumerate(model.weights):
+                name = weight.name.split(":")[0]
+                if weight.shape.rank is not None and weight.shape.rank >= 2 and name.rsplit("/", 1)[-1] in (
+                        "kernel", "embeddings"):
+                    # Sub-layers' weight names repeat across blocks: the position makes them unique.
+                    yield network, f"{index:03d}:{name}", weight
+
+    def measure(self) -> dict:
+        sigmas = {}
+        for network, name, weight in self.matrices():
+            w = weight.numpy().astype(np.float64)
+            w = w.reshape(-1, w.shape[-1])
+            u = self._u.get(name)
+            # Warm-started from the last measurement, a few iterations suffice; the first needs more.
+            iterations = self.iterations if u is not None else 5 * self.iterations
+            if u is None:
+                u = np.random.default_rng(0).standard_normal(w.shape[1])
+            for _ in range(iterations):
+                v = w @ u
+                v /= np.linalg.norm(v) + 1e-12
+                u = w.T @ v
+                u /= np.linalg.norm(u) + 1e-12
+            self._u[name] = u
+            sigmas[(network, name)] = float(v @ w @ u)
+        return sigmas
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.step.numpy())
+        if step % self.every:
+            return
+        self.record(step)
+
+    def record(self, step: int):
+        sigmas = self.measure()
+        rows = []
+        for (network, name), sigma in sigmas.items():
+            rows.append(f"{step},{network},{name},{sigma:.6g}")
+            self._epoch_max[network] = max(self._epoch_max.get(network, 0.0), sigma)
+            previous = self._last.get(name)
+            if previous:
+                ratio = sigma / previous
+                grew = network == "generator" and ratio > self.jump
+                fell = network != "generator" and ratio < 1.0 / self.jump
+                if grew or fell:
+                    self.flag(step, network, name, previous, sigma)
+            self._last[name] = sigma
+        if self.write:
+            new = not self.csv_path.is_file()
+            self.csv_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.csv_path, "a") as f:
+                f.write(("step,network,layer,sigma\n" if new else "") + "\n".join(rows) + "\n")
+
+    def flag(self, step, network, name, previous, sigma):
+        message = (f"step {step}: the largest singular value of {network} {name} went from {previous:.4g} to "
+                   f"{sigma:.4g} ({sigma / previous:.2f}x): a sign of collapse")
+        self.collapses.append(message)
+        self.log(f"warning: {message}" + ("; stopping (model.singular_values.stop_on_collapse)" if self.stop else ""))
+        if self.write:
+            with open(self.run_dir / "collapse.txt", "a") as f:
+                f.write(message + "\n")
+        if self.stop:
+            self.model.stop_training = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_max = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._epoch_max:  # fewer steps than `every` this epoch: measure once at its end
+            self.record(int(self.model.step.numpy()))
+        if logs is not None:
+            for network, sigma in self._epoch_max.items():
+                logs[f"sigma_{network}"] = sigma
+        if self.write:
+            self.plot()
+
+    def plot(self):
+        from keras_gens.utils.plots import new_figure, save_figure
+
+        if not self.csv_path.is_file():
+            return
+        series: dict = {}
+        for line in self.csv_path.read_text().splitlines()[1:]:
+            step, network, name, sigma = line.split(",")
+            series.setdefault(network, {}).setdefault(name, ([], []))
+            series[network][name][0].append(int(step))
+            series[network][name][1].append(float(sigma))
+        fig, axes = new_figure(figsize=(6 * len(series), 4), ncols=len(series), squeeze=False)
+        for ax, (network, layers) in zip(axes[0], series.items()):
+            for name, (steps, sigmas) in layers.items():
+                ax.plot(steps, sigmas, linewidth=0.8)
+            ax.set_title(f"{network}: largest singular value per layer ({len(layers)})")
+            ax.set_xlabel("training step")
+            ax.set_ylabel("σ₀")
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        save_figure(fig, self.run_dir / "figures" / "singular_values.png")

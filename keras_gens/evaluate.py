@@ -2,6 +2,7 @@
 
     python -m keras_gens.evaluate fid [kid] [sharpness] --fake SRC [--real SPEC|STATS.npz] [--n N]
     python -m keras_gens.evaluate reid --run RUN_DIR [--data SPEC]     (re-ID mAP/CMC: see keras_gens.evaluate_reid)
+    python -m keras_gens.evaluate pxd --run RUN_DIR [--data SPEC]      (PE-GAN's validation: keras_gens.evaluate_pxd)
 
 SRC is a run directory (its latest checkpoint generates the images), a SavedModel
 or export folder, or a folder of images.  The real images are a data spec
@@ -74,6 +75,11 @@ def main(argv=None) -> int:
 
         reid_args = evaluate_reid.parse_args(argv[1:])
         return run_cli(lambda: evaluate_reid.run(reid_args))
+    if argv[:1] == ["pxd"]:
+        from keras_gens import evaluate_pxd
+
+        pxd_args = evaluate_pxd.parse_args(argv[1:])
+        return run_cli(lambda: evaluate_pxd.run(pxd_args))
 
     parser = argparse.ArgumentParser(prog="python -m keras_gens.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,6 +1,6 @@
 """Export a run's trained generator as a SavedModel that TF Serving (or plain TensorFlow) loads.
 
-    python -m keras_gens.export RUN_DIR [--out DIR]
+    python -m keras_gens.export RUN_DIR [--out DIR] [--precision float32|mixed_bfloat16]
 
 Without ``--out`` the export goes to ``RUN_DIR/export/<N>`` with N one higher
 than the last version there, the layout TF Serving expects:
@@ -12,6 +12,9 @@ Signatures (all images are NHWC):
     generate_float   same inputs -> images: float32 [N, H, W, C] in [0, 1]
     sample           n: int32 [], seed: int64 [] -> images: uint8 [...], z: float32 [n, latent]
                      (z drawn from the model's prior; conditional models cycle through the classes)
+PXD hitmap generators (pe_gan, wgan_gp_cond) add (keras_gens.models.hitmaps):
+    hitmaps          z, sensor_ids: int32 [N] (1-40) -> hitmaps: uint8 [N, 250, 768] ADU, thresholded
+    event            seed: int64 [] -> hitmaps: uint8 [40, 250, 768], sensor_ids: int32 [40]
 The re-ID model exports its own (keras_gens.models.reid):
     serving_default  images: uint8 [N, H, W, 3] (any size; resized) -> features: float32 [N, 512]
     features_float   the same for float32 images in [0, 1]
@@ -106,6 +109,8 @@ def export_model(model, out_dir, info: dict | None = None) -> Path:
     out_dir = Path(out_dir)
     # Models that are not sample generators (re-ID: templates and masks) bring their own signatures.
     module, signatures = model.serving_signatures() if hasattr(model, "serving_signatures") else _build_module(model)
+    if hasattr(model, "extra_serving_signatures"):  # PXD hitmap generators: hitmaps and whole events
+        signatures.update(model.extra_serving_signatures(module))
     tmp = temp_dir_beside(out_dir)
     try:
         tf.saved_model.save(module, str(tmp), signatures=signatures)
@@ -125,13 +130,14 @@ def export_model(model, out_dir, info: dict | None = None) -> Path:
     return out_dir
 
 
-def export_run(run_dir, out=None) -> Path:
+def export_run(run_dir, out=None, compute_precision=None) -> Path:
     from keras_gens.runner import build_from_run
 
     run_dir = Path(run_dir)
-    _, cfg, model, info = build_from_run(run_dir)
+    _, cfg, model, info = build_from_run(run_dir, compute_precision=compute_precision)
     out_dir = Path(out) if out else next_version_dir(run_dir / "export")
-    return export_model(model, out_dir, {**info, "data_config": cfg.data.to_dict()})
+    used = compute_precision or cfg.train.get("precision", "float32")
+    return export_model(model, out_dir, {**info, "data_config": cfg.data.to_dict(), "precision": used})
 
 
 def main(argv=None) -> int:
@@ -139,10 +145,13 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="a run directory written by keras_gens.train")
     parser.add_argument("--out", help="SavedModel folder (default: RUN_DIR/export/<next version>)")
+    parser.add_argument("--precision", choices=["float32", "mixed_bfloat16"],
+                        help="the exported graph's compute precision (default: the run's train.precision); "
+                             "mixed_bfloat16 serves ~1.6x faster on CPUs with AVX512_BF16/AMX")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
     def work():
-        path = export_run(args.run_dir, args.out)
+        path = export_run(args.run_dir, args.out, args.precision)
         import yaml
 
         described = yaml.safe_load((path / "assets.extra" / "keras_gens.yaml").read_text())

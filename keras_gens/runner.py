@@ -288,6 +288,7 @@ def write_run_info(run_dir: Path, name: str, source):
         "value_range": list(source.value_range),
         "data": source.name,
         "num_examples": source.num_examples,
+        **({"class_prior": [float(p) for p in source.class_prior]} if getattr(source, "class_prior", None) else {}),
         "versions": {"keras_gens": keras_gens.__version__, "tensorflow": tf.__version__},
     }
     atomic_write_text(run_dir / "run.yaml", yaml.safe_dump(info, sort_keys=False))
@@ -302,14 +303,19 @@ def read_run_info(run_dir) -> dict:
     return config_lib.load_yaml(info_file)
 
 
-def build_from_run(run_dir, *, restore=True):
-    """``(name, config, model, run_info)`` of a run directory, its latest checkpoint restored."""
+def build_from_run(run_dir, *, restore=True, compute_precision=None):
+    """``(name, config, model, run_info)`` of a run directory, its latest checkpoint restored.
+
+    ``compute_precision``: build under this policy instead of the run's ``train.precision``
+    (the weights are float32 either way, so a float32 run can serve in bfloat16)."""
     run_dir = Path(run_dir)
     info = read_run_info(run_dir)
     cfg = config_lib.Config.wrap(config_lib.load_yaml(run_dir / "config.yaml"))
     spec = registry.get(info["model"])
-    data_info = DataInfo(tuple(info["image_shape"]), int(info["num_classes"]), tuple(info["value_range"]))
-    with precision(cfg.train.get("precision", "float32")):
+    prior = info.get("class_prior")
+    data_info = DataInfo(tuple(info["image_shape"]), int(info["num_classes"]), tuple(info["value_range"]),
+                         None if prior is None else tuple(prior))
+    with precision(compute_precision or cfg.train.get("precision", "float32")):
         model = spec.build(cfg, data_info)
     if restore:
         path = latest_checkpoint(run_dir)

@@ -6,8 +6,8 @@ def test_list_names_every_registered_model():
     done = run_module("keras_gens.train", "--list", timeout=120)
     assert done.returncode == 0, done.stdout
     names = [line.split()[0] for line in done.stdout.splitlines()]
-    assert names == ["bagan_gp", "cgan", "dcgan", "dcgan_oct", "lsgan", "lsgan_oct", "reid", "vae", "vae_resnet",
-                     "wae", "wae_resnet", "wgan", "wgan_oct"]
+    assert names == ["bagan_gp", "cgan", "dcgan", "dcgan_oct", "lsgan", "lsgan_oct", "pe_gan", "reid", "vae",
+                     "vae_resnet", "wae", "wae_resnet", "wgan", "wgan_gp_cond", "wgan_oct"]
     assert "Unable to register" not in done.stdout  # TF's start-up noise stays hidden
 
 

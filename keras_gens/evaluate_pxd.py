@@ -1,0 +1,143 @@
+"""``python -m keras_gens.evaluate pxd``: PE-GAN's physics validation of a trained hitmap generator.
+
+    python -m keras_gens.evaluate pxd --run RUN_DIR [--data SPEC] [--n N] [--generated FILE.npz] [--out DIR]
+
+Real hitmaps come from the test split of ``--data`` (default: the run's data), preprocessed as in
+training (threshold, padding, pooling to the model's size) and turned back into ADU; as many
+generated hitmaps are drawn for the same sensor ids (or read from ``--generated``, a file written
+by ``keras_gens.pxd_events``).  Writes DIR/pxd_eval.md (the scores and a per-sensor occupancy
+table), DIR/figures/pxd_intensity.png (Figure 3), DIR/figures/pxd_occupancy.png (Figure 4), and
+the scores into RUN_DIR/metrics.csv at the checkpoint's epoch.  DIR defaults to RUN_DIR.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from keras_gens.errors import UserError
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m keras_gens.evaluate pxd", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True, help="a pe_gan or wgan_gp_cond run directory")
+    parser.add_argument("--data", help="data spec of the real hitmaps (default: the run's data.source)")
+    parser.add_argument("--n", type=int, default=None, help="real hitmaps to compare (default: the whole test split)")
+    parser.add_argument("--generated", help=".npz of generated hitmaps (keras_gens.pxd_events) instead of sampling")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="folder for pxd_eval.md and figures (default: the run directory)")
+    return parser.parse_args(argv)
+
+
+def real_hitmaps(data_cfg, n=None, threshold=7):
+    """(uint8 ADU [N, rows, W] at the model's size, sensor ids [N]) of the test split."""
+    from keras_gens import data as data_lib
+    from keras_gens.data.pxd import kept_rows, unit_to_adu
+
+    source = data_lib.load_heldout(data_cfg)
+    lo, hi = source.value_range
+    rows = kept_rows(source.image_shape[0])
+    images, sensors = [], []
+    for batch in source.dataset(64, shuffle=False, repeat=False, drop_remainder=False):
+        unit = (batch["image"] - lo) / (hi - lo)
+        images.append(unit_to_adu(unit, threshold, rows)[..., 0].numpy())
+        sensors.append(batch["label"].numpy() + 1)
+        if n is not None and sum(map(len, images)) >= n:
+            break
+    images, sensors = np.concatenate(images), np.concatenate(sensors)
+    return (images[:n], sensors[:n]) if n is not None else (images, sensors)
+
+
+def write_figures(result, out_dir: Path, threshold: int):
+    from keras_gens.utils.plots import new_figure, save_figure
+
+    real_hist, fake_hist = result["histograms"]
+    fig, ax = new_figure(figsize=(7, 4))
+    adu = np.arange(256)
+    for hist, label in ((real_hist, "simulated"), (fake_hist, "generated")):
+        total = max(hist.sum(), 1)
+        ax.step(adu, hist / total, where="mid", label=label)
+    ax.axvline(threshold, color="grey", linestyle=":", label=f"threshold {threshold} ADU")
+    ax.set_yscale("log")
+    ax.set_xlabel("pixel intensity (ADU)")
+    ax.set_ylabel("fraction of fired pixels")
+    ax.set_title("Pixel intensity of fired pixels")
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, out_dir / "figures" / "pxd_intensity.png")
+
+    real_occ, fake_occ = result["occupancies"]
+    fig, ax = new_figure(figsize=(9, 4))
+    sensors = np.arange(1, len(real_occ) + 1)
+    ax.bar(sensors - 0.2, real_occ, width=0.4, label="simulated")
+    ax.bar(sensors + 0.2, fake_occ, width=0.4, label="generated")
+    ax.set_xlabel("sensor")
+    ax.set_ylabel("mean occupancy")
+    ax.set_title("Sensor-dependent mean occupancy")
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, out_dir / "figures" / "pxd_occupancy.png")
+
+
+def report(result) -> str:
+    from keras_gens.utils.tables import markdown_table
+
+    scores = [
+        {"metric": "pixel intensity, 1-Wasserstein (ADU)", "value": f"{result['intensity_w1_adu']:.3f}"},
+        {"metric": "sensor occupancy, mean relative error", "value": f"{result['occupancy_rel_error']:.4f}"},
+        {"metric": "Fréchet distance of per-image statistics", "value": f"{result['statistics_frechet']:.4f}"},
+        {"metric": "mean occupancy (simulated / generated)",
+         "value": f"{result['real_mean_occupancy']:.5f} / {result['fake_mean_occupancy']:.5f}"},
+        {"metric": "hitmaps compared", "value": str(result["hitmaps"])},
+    ]
+    real_occ, fake_occ = result["occupancies"]
+    per_sensor = [{"sensor": s + 1, "simulated": f"{r:.5f}", "generated": f"{f:.5f}",
+                   "ratio": f"{f / r:.3f}" if np.isfinite(r) and r > 0 else "n/a"}
+                  for s, (r, f) in enumerate(zip(real_occ, fake_occ))]
+    return ("# PXD validation\n\n" + markdown_table(scores, ["metric", "value"])
+            + "\n\n## Mean occupancy per sensor\n\n" + markdown_table(per_sensor, ["sensor", "simulated", "generated",
+                                                                                 "ratio"]) + "\n")
+
+
+def run(args) -> int:
+    from keras_gens.evaluate import checkpoint_epoch
+    from keras_gens.evaluation import _is_run_dir
+    from keras_gens.metrics.pxd import compare
+    from keras_gens.runner import build_from_run
+    from keras_gens.utils import metrics_csv
+    from keras_gens.utils.io import atomic_write_text
+
+    run_dir = Path(args.run)
+    if not _is_run_dir(run_dir):
+        raise UserError(f"{run_dir} is not a run directory (run.yaml, config.yaml)")
+    name, cfg, model, _ = build_from_run(run_dir)
+    if not hasattr(model, "generate_hitmaps"):
+        raise UserError(f"{run_dir} holds a '{name}' run; evaluate pxd needs pe_gan or wgan_gp_cond")
+    data_cfg = cfg.data.to_dict()
+    if args.data:
+        data_cfg["source"] = args.data
+    threshold = int(data_cfg.get("pxd_threshold", 7))
+    real, real_sensors = real_hitmaps(data_cfg, args.n, threshold)
+    if args.generated:
+        with np.load(args.generated) as archive:
+            fake, fake_sensors = archive["images"], archive["sensor_ids"]
+        if fake.shape[1:] != real.shape[1:]:
+            raise UserError(f"{args.generated} holds hitmaps of {fake.shape[1:]}; the real ones here are "
+                            f"{real.shape[1:]} (the model's size)")
+    else:
+        z = model.sample_latent(len(real_sensors), seed=args.seed)
+        fake, fake_sensors = model.generate_hitmaps(z, real_sensors), real_sensors
+    result = compare(real, real_sensors, fake, fake_sensors, threshold)
+    out_dir = Path(args.out) if args.out else run_dir
+    write_figures(result, out_dir, threshold)
+    atomic_write_text(out_dir / "pxd_eval.md", report(result))
+    epoch = checkpoint_epoch(run_dir)
+    if epoch is not None:
+        metrics_csv.upsert(run_dir / "metrics.csv", epoch,
+                           {k: result[k] for k in ("intensity_w1_adu", "occupancy_rel_error", "statistics_frechet")})
+    print(f"{name}: intensity W1 {result['intensity_w1_adu']:.3f} ADU, occupancy error "
+          f"{result['occupancy_rel_error']:.4f}, statistics Fréchet {result['statistics_frechet']:.4f} "
+          f"({result['hitmaps']} hitmaps) -> {out_dir / 'pxd_eval.md'}")
+    return 0
