@@ -2,7 +2,7 @@
 #   make demo   train the VAE on the embedded digits (no download), export and sample it
 #   make test   the test suite (what CI runs)
 #   make bench  throughput benchmarks (not part of the tests); make bench-federated: federated rounds;
-#               make bench-reid: re-ID stages, extraction and ranking
+#               make bench-reid: re-ID stages, extraction and ranking; make bench-pxd: PE-GAN events
 #   make simulate   the federated experiment on the embedded digits
 #   make fid-weights / verify-fid / bench-fid   the standard FID weights; agreement and speed against pytorch-fid
 
@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-slow bench bench-venv bench-federated bench-reid simulate clean fid-weights verify-fid bench-fid
+.PHONY: install demo test test-slow bench bench-venv bench-federated bench-reid bench-pxd simulate clean fid-weights verify-fid bench-fid
 
 install: $(STAMP)
 
@@ -58,6 +58,11 @@ bench-federated: $(STAMP)
 # Re-ID at the paper's sizes: training images/s per stage, feature extraction, Market-sized ranking, pipeline.
 bench-reid: $(STAMP)
 	$(PY) tools/bench_reid.py $(BENCH_ARGS)
+
+# PE-GAN: seconds per event (40 hitmaps) from the exported paper-size generator on 1 and 2 cores,
+# float32 and bfloat16, against the paper's 6 s; FLOPs and the convolution ceiling; training images/s.
+bench-pxd: $(STAMP)
+	$(PY) tools/bench_pxd.py --markdown BENCHMARKS.md $(BENCH_ARGS)
 
 # The federated experiment on the embedded digits (FedAvg, IID-imbalanced, 300 rounds; a minute or two).
 simulate: $(STAMP)

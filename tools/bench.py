@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 # Models whose data is not the embedded digits, and settings a benchmark needs (no weight download).
-BENCH_DATA = {"reid": "synthetic_reid"}
+BENCH_DATA = {"reid": "synthetic_reid", "pe_gan": "synthetic_pxd", "wgan_gp_cond": "synthetic_pxd"}
 BENCH_OVERRIDES = {"reid": ["model.backbone_weights=none"]}
 
 
@@ -147,7 +147,7 @@ def bench_export(name: str, size: str, batches: int) -> dict:
                                                           *BENCH_OVERRIDES.get(name, [])])
     side = cfg.data.image_size
     shape = (*((side, side) if isinstance(side, int) else side), int(cfg.data.channels))
-    classes = 10 if name in ("bagan_gp", "cgan") else 0
+    classes = {"bagan_gp": 10, "cgan": 10, "pe_gan": 40, "wgan_gp_cond": 40}.get(name, 0)
     model = spec.build(cfg, DataInfo(shape, classes, tuple(cfg.data.value_range)))
     with tempfile.TemporaryDirectory() as tmp:
         export_model(model, Path(tmp) / "1")
