@@ -96,19 +96,30 @@ def test_consistency_loss_is_zero_for_a_discriminator_blind_to_the_augmentation(
                                               embed_dim=8)
     # Constant images are unchanged by flips and reflect-padded shifts: any D scores them alike.
     flat = tf.constant(np.linspace(-1, 1, 4).reshape(4, 1, 1, 1) * np.ones((4, 16, 48, 1)), tf.float32)
-    augmented = flip_and_shift(flat, tf.constant([3, 4], tf.int64))
+    draws = tf.random.stateless_uniform([4, 3], seed=[3, 4])
+    augmented = flip_and_shift(flat, draws)
     score, embedding = discriminator(flat)
     aug_score, aug_embedding = discriminator(augmented)
     np.testing.assert_allclose(consistency_loss(score, aug_score, embedding, aug_embedding).numpy(), 0.0, atol=1e-8)
     # A structured image is moved, and a D that looks at the left half notices.
     ramp = tf.constant(np.tile(np.linspace(-1, 1, 48), (4, 16, 1))[..., None], tf.float32)
-    moved = flip_and_shift(ramp, tf.constant([3, 4], tf.int64))
+    moved = flip_and_shift(ramp, draws)
     assert moved.shape == ramp.shape and not np.allclose(moved.numpy(), ramp.numpy())
 
     def left(x):
         return tf.reduce_mean(x[:, :, :24], axis=[1, 2, 3])
 
     assert consistency_loss(left(ramp), left(moved)).numpy().max() > 1e-3
+
+
+def test_flip_and_shift_moves_by_the_drawn_amounts():
+    image = tf.reshape(tf.range(16 * 48, dtype=tf.float32), [1, 16, 48, 1])
+    unmoved = flip_and_shift(image, tf.constant([[0.9, 0.5, 0.5]]))  # no flip, centred crop of the padding
+    np.testing.assert_array_equal(unmoved.numpy(), image.numpy())
+    flipped = flip_and_shift(image, tf.constant([[0.1, 0.5, 0.5]]))
+    np.testing.assert_array_equal(flipped.numpy(), image.numpy()[:, :, ::-1])
+    shifted = flip_and_shift(image, tf.constant([[0.9, 0.5, 0.999]]))  # the largest shift left: 6 columns
+    np.testing.assert_array_equal(shifted.numpy()[0, :, :42, 0], image.numpy()[0, :, 6:, 0])
 
 
 def test_pe_gan_networks_at_the_papers_size():
@@ -175,6 +186,7 @@ def test_contrastive_training_pulls_same_sensor_embeddings_to_their_anchors():
     from keras_gens.models.hitmaps import standardized_prior
     from keras_gens.models.pegan import RelationalEmbedding
 
+    tf.keras.utils.set_random_seed(0)  # the layers' initial weights
     rng = np.random.default_rng(0)
     labels = np.tile(np.arange(8), 4)
     centres = rng.normal(size=(8, 12))
@@ -188,12 +200,17 @@ def test_contrastive_training_pulls_same_sensor_embeddings_to_their_anchors():
         return tf.reduce_mean(conditional_contrastive_loss(embed(features), anchors, tf.constant(labels), 0.5))
 
     first = float(loss())
-    for _ in range(60):
+    for _ in range(150):
         with tf.GradientTape() as tape:
             value = loss()
         variables = embed.trainable_variables + relational.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(value, variables), variables))
-    assert float(loss()) < 0.6 * first
+    # With 8 classes in 16 dimensions the best arrangement (a simplex) leaves about 0.54 at t = 0.5.
+    assert float(loss()) < 0.6 * first, (first, float(loss()))
+    h = tf.math.l2_normalize(embed(features), axis=1).numpy()
+    cosine = h @ h.T
+    same = labels[:, None] == labels[None, :]
+    assert cosine[same & ~np.eye(32, dtype=bool)].mean() > 0.9 > 0.1 > cosine[~same].mean()
 
 
 def _small_model(name, **overrides):
@@ -244,3 +261,29 @@ def test_singular_value_monitor_flags_a_jump_in_the_generator(tmp_path):
     rows = (tmp_path / "singular_values.csv").read_text().splitlines()
     assert rows[0] == "step,network,layer,sigma" and len(rows) == 1 + 3 * 3
     assert (tmp_path / "collapse.txt").is_file()
+
+
+def test_pe_gan_trains_on_two_replicas(two_replicas):
+    """Spectral norm's u, the 2C loss and the consistency draws under MirroredStrategy."""
+    from keras_gens import registry
+    from keras_gens.models.base import DataInfo
+    from keras_gens.runner import group_for_replicas
+
+    spec = registry.get("pe_gan")
+    # Two stages, one block each, one D step: the graph is built once per replica, so keep it small.
+    cfg = spec.config(smoke=True, overrides=["model.g_blocks_per_stage=1", "model.g_channels=[2, 1, 1]",
+                                             "model.g_attention_stage=1", "model.d_channels=[1, 2, 2]",
+                                             "model.d_blocks_per_stage=[1, 1]", "model.d_steps=1"])
+    with two_replicas.scope():
+        model = spec.build(cfg, DataInfo((16, 48, 1), 40, (-1.0, 1.0), tuple(np.linspace(0.001, 0.01, 40))))
+    n = 8 * model.batches_per_step
+    batch = {"image": tf.random.uniform([n, 16, 48, 1], -1, 1, seed=3),
+             "label": tf.constant(np.arange(n) % 5, tf.int32)}
+    u = next(v for v in model.discriminator.weights if "sn_u" in v.name)
+    before = u.numpy().copy()
+    ds = group_for_replicas(tf.data.Dataset.from_tensors(batch), model.batches_per_step, 2)
+    logs = model.fit(ds, epochs=1, steps_per_epoch=1, verbose=0).history
+    assert all(np.isfinite(v[0]) for v in logs.values()), logs
+    copies = [c.numpy() for c in u.values]
+    assert len(copies) == 2 and not np.allclose(copies[0], before)
+    np.testing.assert_allclose(copies[0], copies[1])

@@ -3,7 +3,7 @@
 The discriminator should not care about transformations that keep an image real: with T(x) a
 random horizontal flip (p = ½) and a random shift of up to 1/8 of each side (reflect padding),
 
-    L_cr = ‖D(x) − D(T(x))‖² + ‖h(x) − h(T(x))‖²      (means over the batch; h: D's embedding)
+    L_cr = (D(x) − D(T(x)))² + mean_d (h(x) − h(T(x)))²     (per example; h: D's embedding)
 
 added to the discriminator's loss with weight λ_cr (10).  Hitmaps are flipped and shifted
 in the generator's outputs too (the paper), so these transformations keep a hitmap plausible.
@@ -13,17 +13,21 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def flip_and_shift(images: tf.Tensor, seed: tf.Tensor, max_shift: float = 0.125) -> tf.Tensor:
-    """Random horizontal flips and shifts (reflect padding), one draw per image, keyed by ``seed`` [2]."""
-    n, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+def flip_and_shift(images: tf.Tensor, draws: tf.Tensor, max_shift: float = 0.125) -> tf.Tensor:
+    """Random horizontal flips and shifts (reflect padding) of each image.
+
+    ``draws``: [N, 3] uniform numbers in [0, 1) per image (flip, vertical and horizontal shift);
+    a model takes them from ``GenerativeModel.uniform_noise``, so they do not depend on the replica count.
+    """
+    height, width = images.shape[1], images.shape[2]
     pad_h, pad_w = int(height * max_shift), int(width * max_shift)
-    flipped = tf.random.stateless_uniform([n], seed=seed) < 0.5
+    flipped = draws[:, 0] < 0.5
     images = tf.where(flipped[:, None, None, None], tf.reverse(images, axis=[2]), images)
     if pad_h == 0 and pad_w == 0:
         return images
     padded = tf.pad(images, [[0, 0], [pad_h, pad_h], [pad_w, pad_w], [0, 0]], mode="REFLECT")
-    top = tf.random.stateless_uniform([n], seed=seed + [0, 1], maxval=2 * pad_h + 1, dtype=tf.int32)
-    left = tf.random.stateless_uniform([n], seed=seed + [0, 2], maxval=2 * pad_w + 1, dtype=tf.int32)
+    top = tf.minimum(tf.cast(draws[:, 1] * (2 * pad_h + 1), tf.int32), 2 * pad_h)
+    left = tf.minimum(tf.cast(draws[:, 2] * (2 * pad_w + 1), tf.int32), 2 * pad_w)
     rows = top[:, None] + tf.range(height)[None]
     cols = left[:, None] + tf.range(width)[None]
     shifted = tf.gather(padded, rows, axis=1, batch_dims=1)

@@ -151,8 +151,8 @@ class PEGAN(HitmapModel, GenerativeModel):
         return tf.gather(self.relational.anchors(training=training), labels)
 
     def discriminator_step(self, real, labels, fake, stream):
-        augmented = flip_and_shift(real, tf.stack([tf.cast(self.seed, tf.int64) + 7 + stream, self.step]),
-                                   self.max_shift)
+        draws = self.uniform_noise(tf.shape(real)[0], (3,), stream=2 + stream)
+        augmented = flip_and_shift(real, draws, self.max_shift)
         with tf.GradientTape() as tape:
             # One discriminator call on [real | fake | augmented]: a third of the graph, larger matmuls.
             scores, embeddings = self.discriminator(tf.concat([real, tf.cast(fake, real.dtype), augmented], 0),
