@@ -74,7 +74,11 @@ class DiscriminatorBlock(tf.keras.layers.Layer):
         self.convs = [conv(hidden, 1, spectral=self.spectral, name="conv1"),
                       conv(hidden, 3, spectral=self.spectral, name="conv2"),
                       conv(hidden, 3, spectral=self.spectral, name="conv3"),
-                      conv(self.filters, 1, spectral=self.spectral, name="conv4")]
+                      conv(self.filters, 1, spectral=self.spectral, use_bias=False, name="conv4")]
+        # conv4's bias, added after the skip (the same sum): a biased conv feeding the residual add that
+        # the next block's ReLU reads is a pattern Grappler's remapper fails on ("remapper failed:
+        # Mutation::Apply error"), which then leaves the whole training graph without its fusions.
+        self.conv4_bias = self.add_weight(name="conv4_bias", shape=(self.filters,), initializer="zeros")
         self.pool = tf.keras.layers.AveragePooling2D(2, name="pool") if self.downsample else None
         self.extra = (conv(self.filters - channels, 1, spectral=self.spectral, name="skip")
                       if self.filters > channels else None)
@@ -89,7 +93,7 @@ class DiscriminatorBlock(tf.keras.layers.Layer):
             x, skip = self.pool(x), self.pool(skip)
         if self.extra is not None:
             skip = tf.concat([skip, self.extra(skip, training=training)], axis=-1)
-        return x + skip
+        return x + skip + tf.cast(self.conv4_bias, x.dtype)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "downsample": self.downsample,
