@@ -34,15 +34,12 @@ def parse_args(argv):
 def real_hitmaps(data_cfg, n=None, threshold=7):
     """(uint8 ADU [N, rows, W] at the model's size, sensor ids [N]) of the test split."""
     from keras_gens import data as data_lib
-    from keras_gens.data.pxd import kept_rows, unit_to_adu
+    from keras_gens.data.pxd import to_hitmaps
 
     source = data_lib.load_heldout(data_cfg)
-    lo, hi = source.value_range
-    rows = kept_rows(source.image_shape[0])
     images, sensors = [], []
     for batch in source.dataset(64, shuffle=False, repeat=False, drop_remainder=False):
-        unit = (batch["image"] - lo) / (hi - lo)
-        images.append(unit_to_adu(unit, threshold, rows)[..., 0].numpy())
+        images.append(to_hitmaps(batch["image"].numpy(), source.value_range, threshold))
         sensors.append(batch["label"].numpy() + 1)
         if n is not None and sum(map(len, images)) >= n:
             break

@@ -136,3 +136,16 @@ def test_pe_gan_trains_exports_events_and_evaluates(tmp_path):
     assert (run / "figures" / "pxd_intensity.png").is_file() and (run / "figures" / "pxd_occupancy.png").is_file()
     assert evaluate.main(["pxd", "--run", str(run), "--generated", str(tmp_path / "events.npz"), "--n", "40",
                           "--out", str(tmp_path / "eval")]) == 0
+
+
+def test_numpy_and_graph_hitmap_conversions_agree():
+    """Evaluation (numpy) and the exported signatures (graph) turn model images into the same hitmaps."""
+    import tensorflow as tf
+
+    images = np.random.default_rng(1).uniform(-1, 1, (3, 32, 96, 1)).astype(np.float32)
+    hitmaps = pxd.to_hitmaps(images, (-1.0, 1.0))
+    assert hitmaps.shape == (3, pxd.kept_rows(32), 96) and not np.any((hitmaps > 0) & (hitmaps < 7))
+    graph = pxd.unit_to_adu(tf.constant((images + 1) / 2), rows=pxd.kept_rows(32))[..., 0].numpy()
+    both = (hitmaps > 0) & (graph > 0)  # rounding at .5 may differ by one ADU (and so cross the threshold)
+    assert np.abs(hitmaps[both].astype(int) - graph[both].astype(int)).max() <= 1
+    assert np.mean(hitmaps == graph) > 0.99

@@ -81,6 +81,16 @@ def unit_to_adu(unit_images, threshold: int = THRESHOLD_ADU, rows: int | None = 
     return tf.cast(adu, tf.uint8)
 
 
+def to_hitmaps(images, value_range, threshold: int = THRESHOLD_ADU) -> np.ndarray:
+    """Model-space images [N, H, W, 1] (in ``value_range``) → uint8 ADU hitmaps [N, rows, W]: as
+    ``unit_to_adu``, in numpy, for images already computed (evaluation, in-memory generation)."""
+    from keras_gens.utils.images import to_uint8
+
+    adu = to_uint8(images, value_range)[..., 0]
+    adu[adu < threshold] = 0
+    return adu[:, :kept_rows(adu.shape[1])]
+
+
 def kept_rows(height: int) -> int:
     """Rows of a ``height``-row image that cover the 250 real rows (the rest is padding)."""
     return -(-ROWS * height // PADDED_ROWS)

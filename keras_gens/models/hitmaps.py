@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from keras_gens.data.pxd import SENSORS, THRESHOLD_ADU, kept_rows, unit_to_adu
+from keras_gens.data.pxd import SENSORS, THRESHOLD_ADU, kept_rows, to_hitmaps, unit_to_adu
 
 EVENT_CHUNK = 8
 
@@ -98,14 +98,11 @@ class HitmapModel:
 
     def generate_hitmaps(self, z, sensor_ids, batch_size: int = EVENT_CHUNK) -> np.ndarray:
         """uint8 ADU hitmaps [N, rows, W] from an in-memory model (as the ``hitmaps`` signature)."""
-        lo, hi = self.value_range
-        rows = kept_rows(int(self.generator.output_shape[1]))
         out = []
         for start in range(0, len(z), batch_size):
-            images = self.generate(tf.constant(z[start:start + batch_size]),
-                                   tf.constant(np.asarray(sensor_ids[start:start + batch_size]) - 1, tf.int32))
-            unit = tf.clip_by_value((tf.cast(images, tf.float32) - lo) / (hi - lo), 0.0, 1.0)
-            out.append(unit_to_adu(unit, self.threshold_adu, rows)[..., 0].numpy())
+            labels = np.asarray(sensor_ids[start:start + batch_size]) - 1
+            images = self.generate(tf.constant(z[start:start + batch_size]), tf.constant(labels, tf.int32))
+            out.append(to_hitmaps(np.asarray(images), self.value_range, self.threshold_adu))
         return np.concatenate(out)
 
 

@@ -98,7 +98,6 @@ def build_pegan_discriminator(image_shape, *, ch=32, channels=(1, 2, 4, 8, 8, 16
     return tf.keras.Model(images, [score, embedding], name=name)
 
 
-@tf.keras.utils.register_keras_serializable("keras_gens")
 class RelationalEmbedding(layers.Layer):
     """PE-GAN's per-class anchors from the prior information (each sensor's mean occupancy s).
 
