@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from keras_gens.figures import reconstruction_grid, write_autoencoder_figures
 from keras_gens.utils import metrics_csv
+from keras_gens.utils.io import atomic_write_text
 from keras_gens.utils.images import make_grid, save_png, to_uint8
 
 
@@ -303,23 +304,24 @@ class SingularValues(tf.keras.callbacks.Callback):
                     yield network, f"{index:03d}:{name}", weight
 
     def measure(self) -> dict:
+        from keras_gens.layers.spectral import power_iteration
+
         sigmas = {}
         for network, name, weight in self.matrices():
-            w = weight.numpy().astype(np.float64)
-            w = w.reshape(-1, w.shape[-1])
             u = self._u.get(name)
             # Warm-started from the last measurement, a few iterations suffice; the first needs more.
             iterations = self.iterations if u is not None else 5 * self.iterations
-            if u is None:
-                u = np.random.default_rng(0).standard_normal(w.shape[1])
-            for _ in range(iterations):
-                v = w @ u
-                v /= np.linalg.norm(v) + 1e-12
-                u = w.T @ v
-                u /= np.linalg.norm(u) + 1e-12
-            self._u[name] = u
-            sigmas[(network, name)] = float(v @ w @ u)
+            sigmas[(network, name)], self._u[name] = power_iteration(weight.numpy(), u, iterations)
         return sigmas
+
+    def on_train_begin(self, logs=None):
+        # A resumed run redoes the steps after its checkpoint: drop what was measured there.
+        if self.write and self.csv_path.is_file():
+            step = int(self.model.step.numpy())
+            header, *rows = self.csv_path.read_text().splitlines()
+            kept = [r for r in rows if int(r.split(",", 1)[0]) <= step]
+            if len(kept) < len(rows):
+                atomic_write_text(self.csv_path, "\n".join([header, *kept]) + "\n")
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.model.step.numpy())

@@ -287,3 +287,17 @@ def test_pe_gan_trains_on_two_replicas(two_replicas):
     copies = [c.numpy() for c in u.values]
     assert len(copies) == 2 and not np.allclose(copies[0], before)
     np.testing.assert_allclose(copies[0], copies[1])
+
+
+def test_singular_values_measured_after_the_checkpoint_are_dropped_on_resume(tmp_path):
+    from types import SimpleNamespace
+
+    from keras_gens.callbacks import SingularValues
+
+    rows = [f"{step},generator,000:linear/kernel,{1 + step / 10}" for step in range(1, 6)]
+    (tmp_path / "singular_values.csv").write_text("step,network,layer,sigma\n" + "\n".join(rows) + "\n")
+    monitor = SingularValues(tmp_path, {})
+    monitor.set_model(SimpleNamespace(step=tf.Variable(3, dtype=tf.int64)))
+    monitor.on_train_begin()
+    kept = (tmp_path / "singular_values.csv").read_text().splitlines()
+    assert kept == ["step,network,layer,sigma", *rows[:3]]

@@ -94,15 +94,21 @@ def dense(units, *, spectral: bool, name=None, use_bias=True, **kwargs):
     return tf.keras.layers.Dense(units, use_bias=use_bias, kernel_initializer=ORTHOGONAL, name=name, **kwargs)
 
 
-def largest_singular_value(matrix, iterations: int = 50, seed: int = 0) -> float:
-    """σ_max of a weight viewed as [fan_in, units] (kernels are reshaped), by power iteration in numpy."""
+def power_iteration(matrix, u=None, iterations: int = 50, seed: int = 0) -> tuple[float, np.ndarray]:
+    """(σ_max, right singular vector) of a weight viewed as [fan_in, units] (kernels are reshaped), by power
+    iteration in numpy; ``u`` warm-starts it (a previous call's vector: a few iterations then suffice)."""
     w = np.asarray(matrix, np.float64)
     w = w.reshape(-1, w.shape[-1]) if w.ndim > 1 else w.reshape(1, -1)
-    u = np.random.default_rng(seed).standard_normal(w.shape[1])
-    u /= np.linalg.norm(u) + 1e-12
+    if u is None:
+        u = np.random.default_rng(seed).standard_normal(w.shape[1])
+    u = u / (np.linalg.norm(u) + 1e-12)
     for _ in range(iterations):
         v = w @ u
         v /= np.linalg.norm(v) + 1e-12
         u = w.T @ v
         u /= np.linalg.norm(u) + 1e-12
-    return float(v @ w @ u)
+    return float(v @ w @ u), u
+
+
+def largest_singular_value(matrix, iterations: int = 50, seed: int = 0) -> float:
+    return power_iteration(matrix, iterations=iterations, seed=seed)[0]
