@@ -127,6 +127,7 @@ def main() -> int:
         print("RESULT " + json.dumps(worker(args.worker[0], int(args.worker[1]), args.events)), flush=True)
         return 0
 
+    import numpy as np
     import tensorflow as tf
 
     from keras_gens.export import export_model
@@ -145,8 +146,6 @@ def main() -> int:
             if flops is None:
                 flops = generator_flops(model)
                 print(f"generator: {flops / 1e9:.1f} GFLOP per event (40 hitmaps 256x768)", flush=True)
-            import numpy as np
-
             sensors = np.arange(1, 9)
             outputs[precision] = model.generate_hitmaps(model.sample_latent(8, seed=5), sensors)
             saved = export_model(model, Path(tmp) / precision)

@@ -117,32 +117,32 @@ def sensor_occupancy(hitmaps: np.ndarray, sensor_ids: np.ndarray, threshold: int
 
 def _read_arrays(file: Path) -> tuple[np.ndarray, np.ndarray]:
     if file.suffix == ".npz":
-        try:
-            archive = np.load(file, allow_pickle=False)
-        except Exception as exc:  # numpy raises several types for damaged archives
-            raise DataError(f"cannot read {file} as .npz: {exc}") from None
-        with archive:
-            keys = set(archive.keys())
+        kind, what = ".npz", "arrays"
+
+        def open_file():
+            return np.load(file, allow_pickle=False)
+    elif file.suffix in (".h5", ".hdf5"):
+        import h5py
+
+        kind, what = "HDF5", "datasets"
+
+        def open_file():
+            return h5py.File(file, "r")
+    else:
+        raise DataError(f"{file}: PXD files are .npz or .h5")
+    try:
+        with open_file() as container:
+            keys = set(container.keys())
             image_key = next((k for k in IMAGE_KEYS if k in keys), None)
             sensor_key = next((k for k in SENSOR_KEYS if k in keys), None)
             if image_key is None or sensor_key is None:
-                raise DataError(f"{file}: a PXD file needs arrays 'images' [N, 250, 768] and 'sensor_ids' [N]; "
+                raise DataError(f"{file}: a PXD file needs {what} 'images' [N, 250, 768] and 'sensor_ids' [N]; "
                                 f"found {', '.join(sorted(keys)) or 'nothing'}")
-            return archive[image_key], archive[sensor_key]
-    if file.suffix in (".h5", ".hdf5"):
-        import h5py
-
-        try:
-            with h5py.File(file, "r") as h5:
-                image_key = next((k for k in IMAGE_KEYS if k in h5), None)
-                sensor_key = next((k for k in SENSOR_KEYS if k in h5), None)
-                if image_key is None or sensor_key is None:
-                    raise DataError(f"{file}: a PXD file needs datasets 'images' [N, 250, 768] and 'sensor_ids' "
-                                    f"[N]; found {', '.join(sorted(h5.keys())) or 'nothing'}")
-                return np.asarray(h5[image_key]), np.asarray(h5[sensor_key])
-        except OSError as exc:
-            raise DataError(f"cannot read {file} as HDF5: {exc}") from None
-    raise DataError(f"{file}: PXD files are .npz or .h5")
+            return np.asarray(container[image_key]), np.asarray(container[sensor_key])
+    except DataError:
+        raise
+    except Exception as exc:  # numpy and h5py raise several types for damaged files
+        raise DataError(f"cannot read {file} as {kind}: {exc}") from None
 
 
 def check_hitmaps(images: np.ndarray, sensor_ids: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
