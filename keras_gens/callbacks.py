@@ -293,6 +293,7 @@ class SingularValues(tf.keras.callbacks.Callback):
         self.csv_path = self.run_dir / "singular_values.csv"
         self._u, self._last, self._epoch_max = {}, {}, {}
         self.collapses = []
+        self._seen_step = None
 
     def matrices(self):
         for network, model in self.networks.items():
@@ -315,19 +316,22 @@ class SingularValues(tf.keras.callbacks.Callback):
         return sigmas
 
     def on_train_begin(self, logs=None):
+        self._seen_step = step = int(self.model.step.numpy())
         # A resumed run redoes the steps after its checkpoint: drop what was measured there.
         if self.write and self.csv_path.is_file():
-            step = int(self.model.step.numpy())
             header, *rows = self.csv_path.read_text().splitlines()
             kept = [r for r in rows if int(r.split(",", 1)[0]) <= step]
             if len(kept) < len(rows):
                 atomic_write_text(self.csv_path, "\n".join([header, *kept]) + "\n")
 
     def on_train_batch_end(self, batch, logs=None):
+        # With train.steps_per_execution > 1 this runs every few steps: measure when a multiple of
+        # ``every`` was passed since the last call, not only when the step is one.
         step = int(self.model.step.numpy())
-        if step % self.every:
-            return
-        self.record(step)
+        previous = step - 1 if self._seen_step is None else self._seen_step
+        self._seen_step = step
+        if step // self.every > previous // self.every:
+            self.record(step)
 
     def record(self, step: int):
         sigmas = self.measure()

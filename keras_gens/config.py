@@ -66,7 +66,7 @@ COMMON_CHOICES = {
     "data.validate": ["quick", "full", "none"],
     "data.split": ["train", "test", "all"],
     "data.sampler": ["shuffle", "pk"],
-    "train.precision": ["float32", "mixed_bfloat16"],
+    "train.precision": ["float32", "mixed_bfloat16", "mixed_float16"],
     "data.resize_method": ["bilinear", "area", "nearest", "bicubic"],
     "train.distribute": ["auto", "mirrored", "multiworker", "none"],
     "eval.metric": ["none", "fid", "kid", "sharpness"],

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from keras_gens.cli import run_cli
+from keras_gens.config import COMMON_CHOICES
 from keras_gens.errors import UserError
 
 
@@ -67,7 +68,7 @@ def main(argv=None) -> int:
     parser.add_argument("--events", type=int, default=10)
     parser.add_argument("--out", required=True, help="the .npz file to write")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--precision", choices=["float32", "mixed_bfloat16"],
+    parser.add_argument("--precision", choices=COMMON_CHOICES["train.precision"],
                         help="when SRC is a run without an export: the export's compute precision")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 

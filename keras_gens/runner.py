@@ -41,8 +41,9 @@ from keras_gens.utils.io import atomic_write_text
 
 RESUME_MODES = ("auto", "never", "require")
 # Keys that may differ between a run and its resumption.
-RESUMABLE_CHANGES = ("train.epochs", "train.verbose", "train.jit_compile", "train.distribute", "train.devices",
-                     "samples.", "checkpoint.keep", "data.validate", "eval.", "model.stage", "train.precision")
+RESUMABLE_CHANGES = ("train.epochs", "train.verbose", "train.jit_compile", "train.steps_per_execution",
+                     "train.distribute", "train.devices", "samples.", "checkpoint.keep", "data.validate", "eval.",
+                     "model.stage", "train.precision")
 
 
 @dataclass
@@ -95,6 +96,11 @@ def prepare_run_dir(run_dir: Path, cfg, resume: str, chief: bool) -> bool:
     if stored_file.is_file():
         stored = config_lib.load_yaml(stored_file)
         changes = [d for d in config_lib.diff(stored, cfg.to_dict()) if not _allowed_change(d)]
+        precisions = stored.get("train", {}).get("precision", "float32"), cfg.train.precision
+        if (precisions[0] == "mixed_float16") != (precisions[1] == "mixed_float16"):
+            # Loss scaling wraps the optimizers: their checkpointed state would not restore.
+            changes.append(f"train.precision: {precisions[0]!r} -> {precisions[1]!r} (to or from mixed_float16, "
+                           "whose loss scaling changes what the optimizers checkpoint)")
         if changes:
             raise RunDirError(
                 f"{run_dir} holds a run with a different config:\n  " + "\n  ".join(changes)

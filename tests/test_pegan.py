@@ -1,4 +1,6 @@
 """PE-GAN's layers, losses and networks, and its WGAN-GP baseline (seed 004)."""
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -290,8 +292,6 @@ def test_pe_gan_trains_on_two_replicas(two_replicas):
 
 
 def test_singular_values_measured_after_the_checkpoint_are_dropped_on_resume(tmp_path):
-    from types import SimpleNamespace
-
     from keras_gens.callbacks import SingularValues
 
     rows = [f"{step},generator,000:linear/kernel,{1 + step / 10}" for step in range(1, 6)]
@@ -301,3 +301,20 @@ def test_singular_values_measured_after_the_checkpoint_are_dropped_on_resume(tmp
     monitor.on_train_begin()
     kept = (tmp_path / "singular_values.csv").read_text().splitlines()
     assert kept == ["step,network,layer,sigma", *rows[:3]]
+
+
+@pytest.mark.parametrize("steps_per_call,expected", [(1, [3, 6]), (2, [4, 6]), (4, [4, 8])])
+def test_singular_values_are_measured_every_n_steps_when_callbacks_see_every_kth(tmp_path, steps_per_call, expected):
+    """train.steps_per_execution=k: batch callbacks run every k steps, and none of the measurements is lost."""
+    from keras_gens.callbacks import SingularValues
+
+    generator = tf.keras.Sequential([tf.keras.layers.Dense(3, input_shape=(2,))])
+    monitor = SingularValues(tmp_path, {"generator": generator}, every=3, log=lambda *a: None)
+    step = tf.Variable(0, dtype=tf.int64)
+    monitor.set_model(SimpleNamespace(step=step))
+    monitor.on_train_begin()
+    for _ in range(8 // steps_per_call if steps_per_call > 1 else 6):
+        step.assign_add(steps_per_call)
+        monitor.on_train_batch_end(0)
+    rows = (tmp_path / "singular_values.csv").read_text().splitlines()[1:]
+    assert sorted({int(row.split(",")[0]) for row in rows}) == expected

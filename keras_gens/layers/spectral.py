@@ -37,7 +37,8 @@ class SpectralNormMixin:
         self.sn_u = self.add_weight(
             name="sn_u", shape=(self.kernel.shape[-1],), trainable=False,
             initializer=tf.keras.initializers.RandomNormal(0.0, 1.0),
-            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA, dtype=tf.float32)
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA, dtype=tf.float32,
+            experimental_autocast=False)  # the power iteration runs in float32 under mixed precision too
 
     def normalized(self, kernel, training) -> tf.Tensor:
         """W/σ(W) in the layer's compute dtype; σ from the float32 weight (under mixed precision too)."""

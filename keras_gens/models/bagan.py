@@ -31,9 +31,9 @@ import tensorflow as tf
 from keras_gens.errors import ConfigError
 from keras_gens.layers.normalization import batch_norm
 from keras_gens.losses.adversarial import gradient_penalty, wrong_label_critic_loss
-from keras_gens.models.base import DataInfo, GenerativeModel
+from keras_gens.models.base import DataInfo, GenerativeModel, compile_settings
 from keras_gens.models.dcgan import doublings
-from keras_gens.optim import make_optimizer
+from keras_gens.optim import descend, make_optimizer
 from keras_gens.registry import register
 
 layers = tf.keras.layers
@@ -241,7 +241,7 @@ class BAGANGP(GenerativeModel):
                 d_loss = cost + self.gp_weight * penalty
                 scaled = tf.nn.compute_average_loss(d_loss)
             variables = self.discriminator.trainable_variables
-            self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+            descend(self.d_optimizer, tape, scaled, variables)
             self.d_loss_tracker.update_state(d_loss)
             self.gp_tracker.update_state(penalty)
         z = self.normal_noise(n, (self.latent_dim,), stream=4 * self.critic_steps + 1)
@@ -251,7 +251,7 @@ class BAGANGP(GenerativeModel):
             g_loss = -tf.reshape(scores, [-1])
             scaled = tf.nn.compute_average_loss(g_loss)
         variables = self.generator.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        descend(self.optimizer, tape, scaled, variables)
         self.g_loss_tracker.update_state(g_loss)
         self.finish_step()
         return self.tracked_results()
@@ -281,5 +281,5 @@ def build_bagan_gp(cfg, data: DataInfo) -> BAGANGP:
     model.compile(g_optimizer=make_optimizer(cfg.optimizers.generator, "optimizers.generator"),
                   d_optimizer=make_optimizer(cfg.optimizers.discriminator, "optimizers.discriminator"),
                   ae_optimizer=make_optimizer(cfg.optimizers.autoencoder, "optimizers.autoencoder"),
-                  jit_compile=cfg.train.jit_compile)
+                  **compile_settings(cfg.train))
     return model

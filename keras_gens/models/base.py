@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gens import noise
+from keras_gens.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,15 @@ class DataInfo:
         prior = getattr(source, "class_prior", None)
         return cls(tuple(source.image_shape), int(source.num_classes), tuple(source.value_range),
                    None if prior is None else tuple(float(p) for p in prior))
+
+
+def compile_settings(train) -> dict:
+    """``Model.compile``'s speed settings from the ``train`` section: XLA, and steps run per ``tf.function``
+    call (with small steps, the per-call overhead of Python and the runtime is much of the time)."""
+    steps = train.get("steps_per_execution", 1)
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ConfigError(f"train.steps_per_execution must be a positive integer; got {steps!r}")
+    return {"jit_compile": bool(train.jit_compile), "steps_per_execution": steps}
 
 
 class GenerativeModel(tf.keras.Model):

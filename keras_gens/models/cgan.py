@@ -16,8 +16,8 @@ import tensorflow as tf
 
 from keras_gens.errors import ConfigError
 from keras_gens.losses.adversarial import discriminator_loss, generator_loss
-from keras_gens.models.base import DataInfo, GenerativeModel
-from keras_gens.optim import make_optimizer
+from keras_gens.models.base import DataInfo, GenerativeModel, compile_settings
+from keras_gens.optim import descend, make_optimizer
 from keras_gens.registry import register
 
 layers = tf.keras.layers
@@ -86,14 +86,14 @@ class CGAN(GenerativeModel):
                                         self.discriminator([fake, fake_labels], training=True))
             scaled = tf.nn.compute_average_loss(d_loss)
         variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        descend(self.d_optimizer, tape, scaled, variables)
         z, fake_labels = self.normal_noise(n, (self.latent_dim,), stream=2), self._labels(n, stream=3)
         with tf.GradientTape() as tape:
             g_loss = generator_loss("gan", self.discriminator([self.generator([z, fake_labels], training=True),
                                                                fake_labels], training=True))
             scaled = tf.nn.compute_average_loss(g_loss)
         variables = self.generator.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        descend(self.optimizer, tape, scaled, variables)
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         self.finish_step()
@@ -112,5 +112,5 @@ def build_cgan(cfg, data: DataInfo) -> CGAN:
                  num_classes=data.num_classes, seed=cfg.train.seed, name="cgan")
     model.compile(g_optimizer=make_optimizer(cfg.optimizers.generator, "optimizers.generator"),
                   d_optimizer=make_optimizer(cfg.optimizers.discriminator, "optimizers.discriminator"),
-                  jit_compile=cfg.train.jit_compile)
+                  **compile_settings(cfg.train))
     return model

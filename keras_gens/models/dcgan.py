@@ -36,8 +36,8 @@ from keras_gens.layers.normalization import batch_norm
 from keras_gens.layers.octave import (FrequencyWeights, NearestUpSampling2D, OctaveBatchNorm, OctaveConv2D,
                                       OctaveConv2DTranspose, OctaveUpSampling2D)
 from keras_gens.losses.adversarial import ADVERSARIAL_LOSSES, discriminator_loss, generator_loss
-from keras_gens.models.base import DataInfo, GenerativeModel
-from keras_gens.optim import make_optimizer
+from keras_gens.models.base import DataInfo, GenerativeModel, compile_settings
+from keras_gens.optim import descend, make_optimizer
 from keras_gens.registry import register
 
 layers = tf.keras.layers
@@ -179,7 +179,7 @@ class DCGAN(GenerativeModel):
             d_loss = discriminator_loss(self.loss_kind, real_out, fake_out)
             scaled = tf.nn.compute_average_loss(d_loss)
         variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        descend(self.d_optimizer, tape, scaled, variables)
         if self.clip_value is not None:  # WGAN: keep the critic K-Lipschitz
             for v in variables:
                 v.assign(tf.clip_by_value(v, -self.clip_value, self.clip_value))
@@ -198,7 +198,7 @@ class DCGAN(GenerativeModel):
                                                                       training=True))
             scaled = tf.nn.compute_average_loss(g_loss)
         variables = self.generator.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        descend(self.optimizer, tape, scaled, variables)
         self.g_loss_tracker.update_state(g_loss)
         self.finish_step()
         return self.tracked_results()
@@ -222,7 +222,7 @@ def _build(name, cfg, data: DataInfo) -> DCGAN:
                   value_range=data.value_range, seed=cfg.train.seed, name=name)
     model.compile(g_optimizer=make_optimizer(cfg.optimizers.generator, "optimizers.generator"),
                   d_optimizer=make_optimizer(cfg.optimizers.discriminator, "optimizers.discriminator"),
-                  jit_compile=cfg.train.jit_compile)
+                  **compile_settings(cfg.train))
     return model
 
 

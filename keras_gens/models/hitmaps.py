@@ -14,6 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gens.data.pxd import SENSORS, THRESHOLD_ADU, kept_rows, to_hitmaps, unit_to_adu
+from keras_gens.models.base import compile_settings
+from keras_gens.optim import descend, make_optimizer
 
 EVENT_CHUNK = 8
 
@@ -38,15 +40,13 @@ class HitmapModel:
     def finish_generator_update(self, tape, scaled_loss, g_loss):
         """Apply the generator's gradients, record its loss, end the training step."""
         variables = self.generator.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
+        descend(self.optimizer, tape, scaled_loss, variables)
         self.trackers["g_loss"].update_state(g_loss)
         self.finish_step()
         return self.tracked_results()
 
     def configured(self, cfg):
         """The config's threshold, singular-value monitor (``model.singular_values``) and optimizers, set."""
-        from keras_gens.optim import make_optimizer
-
         self.threshold_adu = int(cfg.data.pxd_threshold)
         watch = dict(cfg.model.singular_values)
         self.singular_values_every = int(watch["every"])
@@ -54,7 +54,7 @@ class HitmapModel:
         self.stop_on_collapse = bool(watch["stop_on_collapse"])
         self.compile(g_optimizer=make_optimizer(cfg.optimizers.generator, "optimizers.generator"),
                      d_optimizer=make_optimizer(cfg.optimizers.discriminator, "optimizers.discriminator"),
-                     jit_compile=cfg.train.jit_compile)
+                     **compile_settings(cfg.train))
         return self
 
     def training_callbacks(self, run_dir, write=True, examples=None) -> list:

@@ -35,6 +35,7 @@ from keras_gens.losses.consistency import consistency_loss, flip_and_shift
 from keras_gens.losses.contrastive import conditional_contrastive_loss
 from keras_gens.models.base import DataInfo, GenerativeModel
 from keras_gens.models.hitmaps import HitmapModel, standardized_prior
+from keras_gens.optim import descend
 from keras_gens.registry import register
 
 layers = tf.keras.layers
@@ -165,7 +166,7 @@ class PEGAN(HitmapModel, GenerativeModel):
             d_loss = adversarial + self.contrastive_weight * contrastive + self.consistency_weight * consistency
             scaled = tf.nn.compute_average_loss(d_loss)
         variables = self.discriminator.trainable_variables + self.relational.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        descend(self.d_optimizer, tape, scaled, variables)
         for name, value in (("d_loss", d_loss), ("d_real", real_score), ("d_fake", fake_score),
                             ("contrastive", contrastive), ("consistency", consistency)):
             self.trackers[name].update_state(tf.reshape(value, [-1]))

@@ -28,8 +28,8 @@ from keras_gens.layers.resnet import RESNET50_STAGES, build_resnet50, load_resne
 from keras_gens.layers.unet import build_unet
 from keras_gens.losses.reid import (batch_hard_triplet_loss, contiguity_loss, extractor_loss, hide_top_fraction,
                                     identity_loss, mask_loss, sparsity_loss)
-from keras_gens.models.base import DataInfo, GenerativeModel
-from keras_gens.optim import make_optimizer
+from keras_gens.models.base import DataInfo, GenerativeModel, compile_settings
+from keras_gens.optim import descend, make_optimizer
 from keras_gens.registry import register
 
 layers = tf.keras.layers
@@ -156,8 +156,7 @@ class ReIDModel(GenerativeModel):
     def _apply(self, optimizer, loss, tape, variables):
         # Replicas' gradients are summed: each contributes its share of the mean over the global batch.
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        gradients = [g / replicas for g in tape.gradient(loss, variables)]
-        optimizer.apply_gradients(zip(gradients, variables))
+        descend(optimizer, tape, loss, variables, scale=1.0 / replicas if replicas > 1 else None)
 
     def _mask_terms(self, normalized, masks, targets=None):
         """L_mask and its parts; F measures, frozen and in inference mode."""
@@ -281,7 +280,7 @@ def build_reid(cfg, data: DataInfo) -> ReIDModel:
                       lambda_mask=m.lambda_mask, drop_fraction=m.drop_fraction, seed=cfg.train.seed, name="reid")
     model.compile(extractor_optimizer=make_optimizer(cfg.optimizers.extractor, "optimizers.extractor"),
                   mask_optimizer=make_optimizer(cfg.optimizers.mask, "optimizers.mask"),
-                  jit_compile=cfg.train.jit_compile)
+                  **compile_settings(cfg.train))
     return model
 
 

@@ -14,8 +14,8 @@ import tensorflow as tf
 from keras_gens.errors import ConfigError
 from keras_gens.layers import batch_norm, build_resnet_encoder, scale_width
 from keras_gens.losses import gaussian_kl, squared_error
-from keras_gens.models.base import DataInfo, GenerativeModel
-from keras_gens.optim import make_optimizer
+from keras_gens.models.base import DataInfo, GenerativeModel, compile_settings
+from keras_gens.optim import descend, make_optimizer
 from keras_gens.registry import register
 
 layers = tf.keras.layers
@@ -125,7 +125,7 @@ class VAE(GenerativeModel):
             loss, reconstruction, kl = self.losses_per_example(images, eps)
             scaled = tf.nn.compute_average_loss(loss)
         variables = self.encoder.trainable_variables + self.decoder.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        descend(self.optimizer, tape, scaled, variables)
         self.loss_tracker.update_state(loss)
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
@@ -156,7 +156,7 @@ def _compiled_vae(name, encoder, decoder, cfg) -> VAE:
     m = cfg.model
     model = VAE(encoder, decoder, latent_dim=m.latent_dim, decoder_variance=m.decoder_variance,
                 kl_weight=m.kl_weight, seed=cfg.train.seed, name=name)
-    model.compile(optimizer=make_optimizer(cfg.optimizer), jit_compile=cfg.train.jit_compile)
+    model.compile(optimizer=make_optimizer(cfg.optimizer), **compile_settings(cfg.train))
     return model
 
 

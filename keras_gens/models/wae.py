@@ -17,9 +17,9 @@ import tensorflow as tf
 from keras_gens.errors import ConfigError
 from keras_gens.layers import batch_norm, build_resnet_encoder, scale_width
 from keras_gens.losses import gan_discriminator_loss, gan_encoder_penalty, mmd_penalty, squared_error
-from keras_gens.models.base import DataInfo, GenerativeModel
+from keras_gens.models.base import DataInfo, GenerativeModel, compile_settings
 from keras_gens.models.vae import check_unit_range, resnet_stages, start_size
-from keras_gens.optim import make_optimizer
+from keras_gens.optim import descend, make_optimizer
 from keras_gens.registry import register
 
 layers = tf.keras.layers
@@ -116,7 +116,7 @@ class WAE(GenerativeModel):
                 self.discriminator(prior_codes, training=True), self.discriminator(encoded_codes, training=True))
             scaled = tf.nn.compute_average_loss(d_loss)
         variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        descend(self.d_optimizer, tape, scaled, variables)
         return d_loss
 
     def latent_penalty(self, prior_codes, encoded_codes, local_batch):
@@ -143,7 +143,7 @@ class WAE(GenerativeModel):
             loss = reconstruction + self.penalty_weight * penalty
             scaled = tf.nn.compute_average_loss(loss)
         variables = self.encoder.trainable_variables + self.decoder.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        descend(self.optimizer, tape, scaled, variables)
         self.loss_tracker.update_state(loss)
         self.reconstruction_tracker.update_state(reconstruction)
         self.penalty_tracker.update_state(penalty)
@@ -170,7 +170,7 @@ def _compiled_wae(name, encoder, cfg, data: DataInfo) -> WAE:
                 seed=cfg.train.seed, name=name)
     model.compile(ae_optimizer=make_optimizer(cfg.optimizers.autoencoder, "optimizers.autoencoder"),
                   d_optimizer=make_optimizer(cfg.optimizers.discriminator, "optimizers.discriminator"),
-                  jit_compile=cfg.train.jit_compile)
+                  **compile_settings(cfg.train))
     return model
 
 

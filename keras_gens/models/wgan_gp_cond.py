@@ -18,6 +18,7 @@ from keras_gens.layers.normalization import batch_norm
 from keras_gens.losses.adversarial import discriminator_loss, generator_loss, gradient_penalty
 from keras_gens.models.base import DataInfo, GenerativeModel
 from keras_gens.models.hitmaps import HitmapModel
+from keras_gens.optim import descend
 from keras_gens.registry import register
 
 layers = tf.keras.layers
@@ -85,7 +86,7 @@ class ConditionalWGANGP(HitmapModel, GenerativeModel):
             d_loss = wasserstein + self.gp_weight * penalty
             scaled = tf.nn.compute_average_loss(d_loss)
         variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        descend(self.d_optimizer, tape, scaled, variables)
         self.trackers["d_loss"].update_state(d_loss)
         self.trackers["gradient_penalty"].update_state(penalty)
 
