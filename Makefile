@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-slow bench bench-venv bench-federated bench-reid bench-pxd simulate clean fid-weights verify-fid bench-fid
+.PHONY: install demo test test-slow bench bench-venv bench-settings bench-federated bench-reid bench-pxd simulate clean fid-weights verify-fid bench-fid
 
 install: $(STAMP)
 
@@ -52,6 +52,10 @@ bench: $(STAMP) $(BENCH_VENV)/.installed
 	$(PY) tools/bench/side_by_side.py --torch-python $(BENCH_VENV)/bin/python --markdown BENCHMARKS.md $(SIDE_ARGS)
 
 # Seconds per federated round (10 clients), TFF overhead vs local training, memory after rounds 10..300.
+# Each speed setting (XLA, thread pools, steps per call, mixed precision) against float32, per model.
+bench-settings: $(STAMP)
+	$(PY) tools/bench.py --settings --markdown BENCHMARKS.md $(BENCH_ARGS)
+
 bench-federated: $(STAMP)
 	$(PY) tools/bench_federated.py $(BENCH_ARGS)
 

@@ -8,6 +8,7 @@ from keras_gens import noise
 from keras_gens.utils import metrics_csv
 from keras_gens.utils.images import make_grid, to_uint8
 from keras_gens.utils.io import atomic_write_text, replace_dir, temp_dir_beside
+from keras_gens.utils.tables import write_markdown_section
 
 
 def test_noise_is_the_same_on_one_replica_and_on_two(two_replicas):
@@ -69,3 +70,16 @@ def test_atomic_writes_leave_no_partial_files(tmp_path, monkeypatch):
         replace_dir(tmp, final)
     assert (final / "content").read_text() == "v2"
     assert sorted(os.listdir(tmp_path)) == ["a.txt", "model"]
+
+
+def test_a_markdown_section_is_replaced_in_place_and_the_others_are_kept(tmp_path):
+    report = tmp_path / "BENCHMARKS.md"
+    write_markdown_section(report, "bench", "# title\n\ntable 1")
+    write_markdown_section(report, "pxd", "## PE-GAN\n\nold")
+    write_markdown_section(report, "bench", "# title\n\ntable 2")
+    text = report.read_text()
+    assert "table 1" not in text and "table 2" in text and "## PE-GAN\n\nold" in text
+    assert text.index("table 2") < text.index("PE-GAN")  # replaced where it was, not appended
+    write_markdown_section(report, "pxd", "## PE-GAN\n\nnew")
+    assert report.read_text() == ("<!-- bench: begin -->\n# title\n\ntable 2\n<!-- bench: end -->\n\n"
+                                  "<!-- pxd: begin -->\n## PE-GAN\n\nnew\n<!-- pxd: end -->\n")

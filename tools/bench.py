@@ -3,6 +3,7 @@
     python tools/bench.py                       # every model at smoke size, XLA off and on, SavedModel inference
     python tools/bench.py --sizes smoke,paper   # and the papers' sizes (hours on 2 cores)
     python tools/bench.py --models vae --sizes paper --jit off --steps 10
+    python tools/bench.py --settings            # each speed setting per model (make bench-settings)
     make bench BENCH_ARGS="--sizes smoke"
 
 Each measurement runs in its own process (clean memory figures, no XLA cache
@@ -36,14 +37,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int, paper_batch: int = 0) -> dict:
+def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int, paper_batch: int = 0,
+                   precision: str = "float32", per_call: int = 1) -> dict:
     import tensorflow as tf
 
-    from keras_gens import data, registry
+    from keras_gens import data, registry, runner
     from keras_gens.models.base import DataInfo
 
     spec = registry.get(name)
-    overrides = [f"train.jit_compile={str(jit).lower()}", f"data.source={BENCH_DATA.get(name, 'digits')}"]
+    overrides = [f"train.jit_compile={str(jit).lower()}", f"data.source={BENCH_DATA.get(name, 'digits')}",
+                 f"train.precision={precision}", f"train.steps_per_execution={per_call}"]
     overrides += BENCH_OVERRIDES.get(name, [])
     if size == "paper":
         overrides.append("data.crop=null")
@@ -53,23 +56,35 @@ def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int, pap
                 overrides.append(f"data.pk=[{paper_batch // 2}, 2]")
     cfg = spec.config(smoke=(size == "smoke"), overrides=overrides)
     source = data.load(cfg.data)
-    model = spec.build(cfg, DataInfo.of(source))
+    with runner.precision(precision):
+        model = spec.build(cfg, DataInfo.of(source))
     # A step may consume several batches (a WGAN's critic steps): images/s counts what it consumes.
     step_batch = int(cfg.train.batch_size) * model.batches_per_step
     batch = next(iter(source.dataset(step_batch, seed=0)))
     iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
     step = model.make_train_function()
+    if per_call > 1:  # each call already averages per_call steps
+        steps, warmup = max(3, -(-steps // per_call)), max(2, -(-warmup // per_call))
     times = []
     for i in range(warmup + steps):
         start = time.perf_counter()
-        logs = step(iterator)
+        logs = step(iterator)  # runs train.steps_per_execution steps
         float(next(iter(logs.values())))  # wait for the step to finish
         if i >= warmup:
             times.append(time.perf_counter() - start)
-    ms = statistics.median(times) * 1000
+    ms = statistics.median(times) * 1000 / per_call
     return {"what": f"train {name}", "size": size, "image": "x".join(map(str, source.image_shape)),
-            "batch": step_batch, "jit": jit, "ms_per_step": round(ms, 1),
+            "batch": step_batch, "jit": jit, "precision": precision, "per_call": per_call,
+            "threads": threading_label(), "ms_per_step": round(ms, 2),
             "images_per_s": round(step_batch / (ms / 1000), 1), "peak_rss_mb": round(peak_rss_mb())}
+
+
+def threading_label() -> str:
+    import tensorflow as tf
+
+    intra = tf.config.threading.get_intra_op_parallelism_threads() or "default"
+    inter = tf.config.threading.get_inter_op_parallelism_threads() or "default"
+    return f"{intra}/{inter}"
 
 
 def print_octave_ratios(results: list[dict]):
@@ -107,7 +122,14 @@ def make_jpeg_folder(root: Path, n: int):
         cv2.imwrite(str(root / f"{i + 1:06d}.jpg"), cv2.resize(small, (178, 218), interpolation=cv2.INTER_CUBIC))
 
 
-def bench_pipeline(kind: str, batches: int) -> dict:
+PIPELINE_VARIANTS = ("autotune", "nondeterministic", "one thread")
+
+
+def bench_pipeline(kind: str, batches: int, variant: str = "autotune") -> dict:
+    """Batches/s of a loader; ``variant``: ours (autotuned parallel maps and prefetch, deterministic order),
+    "nondeterministic" (elements may come out of order), "one thread" (what the parallelism buys)."""
+    import tensorflow as tf
+
     from keras_gens import data
 
     cfg = {"split": "train", "image_size": 128, "channels": 3, "value_range": [0, 1], "crop": None,
@@ -119,7 +141,13 @@ def bench_pipeline(kind: str, batches: int) -> dict:
             make_jpeg_folder(Path(tmp) / "img_align_celeba", 512)
             cfg.update(source=f"celeba:{tmp}", crop=140)
         source = data.load(cfg)
-        ds = iter(source.dataset(64, seed=0))
+        dataset = source.dataset(64, seed=0)
+        options = tf.data.Options()
+        if variant == "nondeterministic":
+            options.deterministic = False
+        elif variant == "one thread":
+            options.threading.private_threadpool_size = 1
+        ds = iter(dataset.with_options(options))
         for _ in range(3):
             next(ds)
         start = time.perf_counter()
@@ -128,6 +156,8 @@ def bench_pipeline(kind: str, batches: int) -> dict:
         float(batch["image"][0, 0, 0, 0])
         elapsed = time.perf_counter() - start
     label = "digits -> 128x128x3" if kind == "digits" else "CelebA-format JPEG 178x218, crop 140 -> 128x128x3"
+    if variant != "autotune":
+        label += f", {variant}"
     return {"what": f"input pipeline: {label}", "size": "paper", "image": "128x128x3", "batch": 64, "jit": "",
             "ms_per_step": round(elapsed / batches * 1000, 1), "images_per_s": round(64 * batches / elapsed, 1),
             "peak_rss_mb": round(peak_rss_mb())}
@@ -168,12 +198,20 @@ def bench_export(name: str, size: str, batches: int) -> dict:
 def run_worker(args) -> int:
     import keras_gens  # noqa: F401  (quiet TF import)
 
+    if args.threads:  # before the first op: TF fixes its thread pools then
+        import tensorflow as tf
+
+        intra, inter = (int(t) for t in args.threads.split("/"))
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+
     if args.worker == "pipeline":
-        result = bench_pipeline(args.kind, args.batches)
+        result = bench_pipeline(args.kind, args.batches, args.variant)
     elif args.worker == "export":
         result = bench_export(args.model, args.size, max(2, args.steps))
     else:
-        result = bench_training(args.model, args.size, args.jit_on, args.steps, args.warmup, args.paper_batch)
+        result = bench_training(args.model, args.size, args.jit_on, args.steps, args.warmup, args.paper_batch,
+                                args.precision, args.per_call)
     print("RESULT " + json.dumps(result))
     return 0
 
@@ -202,6 +240,80 @@ def machine() -> str:
     return f"{cpu}, {multiprocessing.cpu_count()} cores"
 
 
+def half_precision_policies() -> list[str]:
+    """The mixed-precision policies this machine runs natively (float16 is emulated, and slow, on CPUs)."""
+    import tensorflow as tf
+
+    flags = ""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        pass
+    policies = ["mixed_bfloat16"] if ("avx512_bf16" in flags or "amx_bf16" in flags) else []
+    if tf.config.list_physical_devices("GPU"):
+        policies = ["mixed_bfloat16", "mixed_float16"]
+    return policies
+
+
+def setting_grid() -> dict:
+    """Speed settings, each against the float32 baseline: worker flags by label."""
+    import multiprocessing
+
+    cores = multiprocessing.cpu_count()
+    grid = {"float32": [], "xla": ["--jit-on"], f"threads {cores}/1": ["--threads", f"{cores}/1"],
+            "steps_per_execution 8": ["--per-call", "8"]}
+    grid.update({policy: ["--precision", policy] for policy in half_precision_policies()})
+    return grid
+
+
+def sweep_settings(names, sizes, args) -> str:
+    """Every model under every speed setting; returns the Markdown section (ms per step, speed-ups)."""
+    grid = setting_grid()
+    rows, faster = [], {label: [] for label in grid if label != "float32"}
+    for name in names:
+        for size in sizes:
+            row = {"model": name, "size": size}
+            for label, flags in grid.items():
+                r = spawn("--worker", "train", "--model", name, "--size", size, "--steps", str(args.steps),
+                          "--warmup", str(args.warmup), "--paper-batch", str(args.paper_batch), *flags)
+                row[label] = r["ms_per_step"] if r else None
+                if r:
+                    row.setdefault("image", r["image"])
+                    row.setdefault("batch", r["batch"])
+            base = row["float32"]
+            timed = {k: row[k] for k in grid if row.get(k)}
+            best = min(timed, key=timed.get) if timed else None
+            row["fastest"] = f"{best} x{base / timed[best]:.2f}" if best and base else ""
+            for label in faster:
+                if base and row.get(label) and base / row[label] >= 1.05:
+                    faster[label].append(name if len(sizes) == 1 else f"{name} ({size})")
+            print(f"  {name} {size}: " + ", ".join(f"{k} {v}" for k, v in timed.items()), flush=True)
+            rows.append(row)
+    pipelines = [spawn("--worker", "pipeline", "--kind", kind, "--batches", str(args.batches), "--variant", variant)
+                 for kind in ("digits", "jpeg") for variant in PIPELINE_VARIANTS]
+    layouts = subprocess.run([sys.executable, str(REPO / "tools" / "bench" / "ceiling.py"), "--layouts"],
+                             capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    layout = next((json.loads(line[8:]) for line in layouts.stdout.splitlines() if line.startswith("LAYOUTS ")), {})
+    from keras_gens.utils.tables import markdown_table
+
+    columns = ["model", "size", "image", "batch", *grid, "fastest"]
+    verdicts = "\n".join(f"- **{label}**: at least 5% faster for "
+                          + (", ".join(models) if models else "no model") for label, models in faster.items())
+    text = (f"## Speed settings, per model\n\n{time.strftime('%Y-%m-%d')}, {machine()}; `python tools/bench.py "
+            f"--settings --sizes {','.join(sizes)}` (`make bench-settings`). Milliseconds per training step "
+            f"(median of {args.steps}, after {args.warmup} warm-up calls), each setting alone against the float32 "
+            "baseline (XLA off, TensorFlow's thread pools, one step per call).\n\n"
+            + markdown_table(rows, columns) + "\n\n" + verdicts + "\n")
+    if layout:
+        text += (f"\nData layout, a 3x3 convolution stack's training step: channels last (NHWC) "
+                 f"{layout['NHWC']:.0f} GFLOP/s, channels first (NCHW) {layout['NCHW']:.0f} GFLOP/s "
+                 f"({layout['NCHW'] / layout['NHWC']:.2f}x).\n")
+    pipelines = [r for r in pipelines if r]
+    if pipelines:
+        text += "\nInput pipelines, batch 64:\n\n" + markdown_table(pipelines, ["what", "ms_per_step", "images_per_s"])
+    return text
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="all", help="comma-separated model names (default: all registered)")
@@ -216,12 +328,18 @@ def main() -> int:
     parser.add_argument("--no-export", action="store_true", help="skip SavedModel inference")
     parser.add_argument("--out", default=str(REPO / "bench_out"))
     parser.add_argument("--markdown", help="write the tables, with the machine and settings, to this file")
+    parser.add_argument("--settings", action="store_true",
+                        help="instead: every speed setting (XLA, threads, steps per call, mixed precision) per model")
     # internal: one measurement in this process
     parser.add_argument("--worker", choices=("pipeline", "train", "export"))
     parser.add_argument("--kind", default="digits")
+    parser.add_argument("--variant", default="autotune", choices=PIPELINE_VARIANTS)
     parser.add_argument("--model")
     parser.add_argument("--size")
     parser.add_argument("--jit-on", action="store_true")
+    parser.add_argument("--precision", default="float32")
+    parser.add_argument("--per-call", type=int, default=1, help="train.steps_per_execution")
+    parser.add_argument("--threads", help="INTRA/INTER op threads, e.g. 2/1 (default: TensorFlow's)")
     args = parser.parse_args()
     if args.worker:
         return run_worker(args)
@@ -234,6 +352,14 @@ def main() -> int:
 
     names = registry.names() if args.models == "all" else args.models.split(",")
     sizes = args.sizes.split(",")
+    if args.settings:
+        section = sweep_settings(names, sizes, args)
+        print("\n" + section)
+        if args.markdown:
+            from keras_gens.utils.tables import write_markdown_section
+
+            write_markdown_section(args.markdown, "settings", section)
+        return 0
     jits = {"off": [False], "on": [True], "both": [False, True]}[args.jit]
     title = (f"# keras_gens benchmarks — {time.strftime('%Y-%m-%d')}, {machine()}, TensorFlow {tf.__version__}, "
              f"threads intra={tf.config.threading.get_intra_op_parallelism_threads() or 'default'} "
@@ -258,8 +384,7 @@ def main() -> int:
                 if results[-1]:
                     print(f"  {results[-1]['what']} {size}: {results[-1]['images_per_s']} images/s", flush=True)
     results = [r for r in results if r]
-    from keras_gens.utils.io import atomic_write_text
-    from keras_gens.utils.tables import markdown_table, write_csv
+    from keras_gens.utils.tables import markdown_table, write_csv, write_markdown_section
 
     columns = ["what", "size", "image", "batch", "jit", "ms_per_step", "images_per_s", "peak_rss_mb"]
     table = markdown_table([{k: round(v) if isinstance(v, float) and v >= 100 else v for k, v in r.items()}
@@ -268,7 +393,8 @@ def main() -> int:
     ratios = print_octave_ratios(results)
     if args.markdown:
         command = "python tools/bench.py " + " ".join(sys.argv[1:])
-        atomic_write_text(args.markdown, markdown_report(title, command, table, ratios, args.steps, args.warmup))
+        write_markdown_section(args.markdown, "bench", markdown_report(title, command, table, ratios, args.steps,
+                                                                      args.warmup))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "results.csv", results, columns)

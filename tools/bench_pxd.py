@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools" / "bench"))
 PAPER_SECONDS = 6.0
-MARK_BEGIN, MARK_END = "<!-- bench_pxd: begin -->", "<!-- bench_pxd: end -->"
 
 
 def paper_model(precision="float32", batch_size=16):
@@ -180,23 +179,17 @@ def main() -> int:
                       f"{step_batch // args.train_batch} D steps of {args.train_batch} and a G step): "
                       f"{images_per_second:.2f} images/s.\n")
         print(train_line, flush=True)
-    from keras_gens.utils.tables import markdown_table
+    from keras_gens.utils.tables import markdown_table, write_markdown_section
 
-    section = (f"{MARK_BEGIN}\n## PE-GAN: one event (40 hitmaps, 256×768) from the exported generator\n\n"
+    section = ("## PE-GAN: one event (40 hitmaps, 256×768) from the exported generator\n\n"
                f"{cpu_name()}, TensorFlow {tf.__version__}, {time.strftime('%Y-%m-%d')}; "
                f"`python tools/bench_pxd.py --events {args.events}` (`make bench-pxd`). The paper: about 6 s "
                f"per event on one CPU. Generator FLOPs: {flops / 1e9:.1f} GFLOP per event. Ceiling: sustained "
                "3×3 convolution (128 channels, 64×192) on the same cores in the same precision.\n\n"
-               + markdown_table(rows, list(rows[0])) + "\n\n" + agreement_line + train_line + MARK_END + "\n")
+               + markdown_table(rows, list(rows[0])) + "\n\n" + agreement_line + train_line)
     print(section)
     if args.markdown:
-        path = Path(args.markdown)
-        text = path.read_text() if path.is_file() else ""
-        if MARK_BEGIN in text and MARK_END in text:
-            text = text[:text.index(MARK_BEGIN)] + section + text[text.index(MARK_END) + len(MARK_END) + 1:]
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-        path.write_text(text)
+        write_markdown_section(args.markdown, "bench_pxd", section)
     return 0
 
 

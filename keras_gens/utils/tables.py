@@ -23,3 +23,21 @@ def write_csv(path, rows: list[dict], columns: list[str]):
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(path, buf.getvalue())
+
+
+def write_markdown_section(path, key: str, text: str):
+    """Put ``text`` into the Markdown file between ``<!-- key: begin -->`` and ``<!-- key: end -->``,
+    replacing that section where the file has it and appending it otherwise, so that each benchmark
+    command rewrites its own part of a shared report (BENCHMARKS.md) and leaves the others."""
+    from pathlib import Path
+
+    begin, end = f"<!-- {key}: begin -->", f"<!-- {key}: end -->"
+    section = f"{begin}\n{text.strip()}\n{end}\n"
+    path = Path(path)
+    old = path.read_text() if path.is_file() else ""
+    if begin in old and end in old:
+        after = old[old.index(end) + len(end):].lstrip("\n")
+        new = old[:old.index(begin)] + section + ("\n" + after if after else "")
+    else:
+        new = (old.rstrip("\n") + "\n\n" if old.strip() else "") + section
+    atomic_write_text(path, new)

@@ -122,7 +122,7 @@ def main() -> int:
         print(f"  {case}: keras_gens {row['keras_gens_ms']} ms, PyTorch {row['pytorch_ms']} ms, "
               f"speed ratio {row['speed_ratio']}", flush=True)
 
-    from keras_gens.utils.tables import markdown_table, write_csv
+    from keras_gens.utils.tables import markdown_table, write_csv, write_markdown_section
 
     columns = ["case", "image", "batch", "params", "keras_gens_ms", "pytorch_ms", "speed_ratio", "gflop_per_step",
                "keras_gens_gflops", "pytorch_gflops", "keras_gens_share", "pytorch_share"]
@@ -138,8 +138,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "side_by_side.csv", rows, columns + [k for k in rows[0] if k not in columns])
     if args.markdown:
-        with open(args.markdown, "a") as f:
-            f.write("\n" + header + table + "\n")
+        write_markdown_section(args.markdown, "side_by_side_paper" if args.paper else "side_by_side", header + table)
     print(f"\nwritten: {out / 'side_by_side.csv'}")
     return 0
 
