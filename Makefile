@@ -48,7 +48,7 @@ bench-venv: $(BENCH_VENV)/.installed
 # Every registered model (smoke sizes; BENCH_ARGS="--sizes smoke,paper" for the papers'), input pipelines,
 # SavedModel inference, then keras_gens vs PyTorch and the FLOP/s ceiling (SIDE_ARGS="--paper"): BENCHMARKS.md.
 bench: $(STAMP) $(BENCH_VENV)/.installed
-	$(PY) tools/bench.py --markdown BENCHMARKS.md $(BENCH_ARGS)
+	$(PY) tools/bench.py --jit off --markdown BENCHMARKS.md $(BENCH_ARGS)
 	$(PY) tools/bench/side_by_side.py --torch-python $(BENCH_VENV)/bin/python --markdown BENCHMARKS.md $(SIDE_ARGS)
 
 # Seconds per federated round (10 clients), TFF overhead vs local training, memory after rounds 10..300.

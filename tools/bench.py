@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -26,6 +25,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tools" / "bench"))
+
+from machine import describe  # noqa: E402
 
 
 # Models whose data is not the embedded digits, and settings a benchmark needs (no weight download).
@@ -216,28 +218,23 @@ def run_worker(args) -> int:
     return 0
 
 
+# Seconds one measurement may take (XLA-compiling PE-GAN's BigGAN-deep blocks on 2 cores takes longer).
+TIMEOUT_S = 300
+
+
 def spawn(*extra) -> dict | None:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, __file__, *extra], capture_output=True, text=True, env=env)
+    try:
+        proc = subprocess.run([sys.executable, __file__, *extra], capture_output=True, text=True, env=env,
+                              timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        print(f"  timed out after {TIMEOUT_S} s: {' '.join(extra)}", file=sys.stderr, flush=True)
+        return None
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
     print(f"  failed: {' '.join(extra)}\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}", file=sys.stderr)
     return None
-
-
-def machine() -> str:
-    import multiprocessing
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {multiprocessing.cpu_count()} cores"
 
 
 def half_precision_policies() -> list[str]:
@@ -276,12 +273,12 @@ def sweep_settings(names, sizes, args) -> str:
             for label, flags in grid.items():
                 r = spawn("--worker", "train", "--model", name, "--size", size, "--steps", str(args.steps),
                           "--warmup", str(args.warmup), "--paper-batch", str(args.paper_batch), *flags)
-                row[label] = r["ms_per_step"] if r else None
+                row[label] = r["ms_per_step"] if r else "n/a"
                 if r:
                     row.setdefault("image", r["image"])
                     row.setdefault("batch", r["batch"])
-            base = row["float32"]
-            timed = {k: row[k] for k in grid if row.get(k)}
+            timed = {k: row[k] for k in grid if isinstance(row.get(k), float)}
+            base = timed.get("float32")
             best = min(timed, key=timed.get) if timed else None
             row["fastest"] = f"{best} x{base / timed[best]:.2f}" if best and base else ""
             for label in faster:
@@ -299,11 +296,13 @@ def sweep_settings(names, sizes, args) -> str:
     columns = ["model", "size", "image", "batch", *grid, "fastest"]
     verdicts = "\n".join(f"- **{label}**: at least 5% faster for "
                           + (", ".join(models) if models else "no model") for label, models in faster.items())
-    text = (f"## Speed settings, per model\n\n{time.strftime('%Y-%m-%d')}, {machine()}; `python tools/bench.py "
+    text = (f"## Speed settings, per model\n\n{time.strftime('%Y-%m-%d')}, {describe()}; `python tools/bench.py "
             f"--settings --sizes {','.join(sizes)}` (`make bench-settings`). Milliseconds per training step "
             f"(median of {args.steps}, after {args.warmup} warm-up calls), each setting alone against the float32 "
             "baseline (XLA off, TensorFlow's thread pools, one step per call).\n\n"
-            + markdown_table(rows, columns) + "\n\n" + verdicts + "\n")
+            + markdown_table(rows, columns) + "\n\n"
+            + (f"n/a: no result (within {TIMEOUT_S} s: XLA compilation).\n\n" if any(
+                "n/a" in row.values() for row in rows) else "") + verdicts + "\n")
     if layout:
         text += (f"\nData layout, a 3x3 convolution stack's training step: channels last (NHWC) "
                  f"{layout['NHWC']:.0f} GFLOP/s, channels first (NCHW) {layout['NCHW']:.0f} GFLOP/s "
@@ -323,7 +322,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--batches", type=int, default=30, help="batches timed for the input pipeline")
     parser.add_argument("--paper-batch", type=int, default=8,
-                        help="batch size at paper size (0: the config's; the WAEs take ~2 s per 128x128 image on 2 cores)")
+                        help="batch size at paper size (0: the config's; the WAEs take ~2 s per 128x128 image on "
+                             "2 cores)")
     parser.add_argument("--no-pipeline", action="store_true")
     parser.add_argument("--no-export", action="store_true", help="skip SavedModel inference")
     parser.add_argument("--out", default=str(REPO / "bench_out"))
@@ -361,7 +361,7 @@ def main() -> int:
             write_markdown_section(args.markdown, "settings", section)
         return 0
     jits = {"off": [False], "on": [True], "both": [False, True]}[args.jit]
-    title = (f"# keras_gens benchmarks — {time.strftime('%Y-%m-%d')}, {machine()}, TensorFlow {tf.__version__}, "
+    title = (f"# keras_gens benchmarks — {time.strftime('%Y-%m-%d')}, {describe()}, TensorFlow {tf.__version__}, "
              f"threads intra={tf.config.threading.get_intra_op_parallelism_threads() or 'default'} "
              f"inter={tf.config.threading.get_inter_op_parallelism_threads() or 'default'}")
     print(title + "\n", flush=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools" / "bench"))
+
+from machine import cpu_name  # noqa: E402
+
 PAPER_SECONDS = 6.0
 
 
@@ -101,16 +103,6 @@ def training_images_per_second(steps: int, batch_size: int) -> tuple[float, int]
         float(logs["g_loss"])
         times.append(time.perf_counter() - start)
     return step_batch / statistics.median(times), step_batch
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> int:

@@ -83,15 +83,19 @@ def count(*modules) -> int:
     return sum(p.numel() for m in modules for p in m.parameters())
 
 
-def make_step(kind, side, batch, channels, width=1.0):
-    """(step function, trainable parameter count)."""
+def make_step(kind, side, batch, channels, width=1.0, channels_last=False):
+    """(step function, trainable parameter count).  ``channels_last``: the DCGAN in PyTorch's NHWC memory
+    format (its faster layout for convolutions on CPUs)."""
     bce = nn.BCEWithLogitsLoss()
     torch.manual_seed(0)
     if kind == "dcgan":
         g, d = dcgan_generator(side, channels), dcgan_discriminator(side, channels)
+        real = torch.rand(batch, channels, side, side) * 2 - 1
+        if channels_last:
+            g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
+            real = real.contiguous(memory_format=torch.channels_last)
         g_opt = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
         d_opt = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        real = torch.rand(batch, channels, side, side) * 2 - 1
 
         def step():
             with torch.no_grad():  # keras_gens computes the fakes of the critic step outside its tape

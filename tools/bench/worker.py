@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent.parent))
 
-from cases import CASES, KERAS_OPTIONS  # noqa: E402
+from cases import CASES, KERAS_OPTIONS, KERAS_PRECISION, TORCH_OPTIONS  # noqa: E402
 
 
 def tf_step(case: str):
@@ -41,13 +41,15 @@ def tf_step(case: str):
     else:
         from keras_gens import registry
         from keras_gens.models.base import DataInfo
+        from keras_gens.runner import precision
 
         overrides = ["data.source=digits", f"data.image_size={side}", "data.crop=null", f"train.batch_size={batch}"]
         if case == "wae_smoke":
             overrides.append("model.width=0.125")
         value_range = (-1.0, 1.0) if kind == "dcgan" else (0.0, 1.0)
-        model = registry.get(kind).build(registry.get(kind).config(overrides=overrides),
-                                         DataInfo((side, side, channels), 0, value_range))
+        with precision(KERAS_PRECISION.get(case, "float32")):
+            model = registry.get(kind).build(registry.get(kind).config(overrides=overrides),
+                                             DataInfo((side, side, channels), 0, value_range))
         lo, hi = value_range
         data = {"image": tf.constant(rng.random((batch, side, side, channels)) * (hi - lo) + lo, tf.float32),
                 "label": tf.zeros([batch], tf.int32)}
@@ -93,7 +95,15 @@ def torch_step(case: str):
 
     torch.set_num_threads(os.cpu_count())
     kind, side, batch, channels = CASES[case]
-    step, params = make_step(kind, side, batch, channels, width=0.125 if case == "wae_smoke" else 1.0)
+    options = TORCH_OPTIONS.get(case, {})
+    step, params = make_step(kind, side, batch, channels, width=0.125 if case == "wae_smoke" else 1.0,
+                             channels_last=options.get("channels_last", False))
+    if options.get("autocast"):
+        plain_step, dtype = step, getattr(torch, options["autocast"])
+
+        def step():
+            with torch.autocast("cpu", dtype=dtype):
+                return plain_step()
     step()
     return step, {"params": params, "threads": f"torch.get_num_threads() = {torch.get_num_threads()}",
                   "version": f"PyTorch {torch.__version__}"}
