@@ -397,7 +397,7 @@ def main() -> int:
                                                                       args.warmup))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "results.csv", results, columns)
+    write_csv(out / "results.csv", results, columns + ["precision", "per_call", "threads"])
     print(f"\nwritten: {out / 'results.csv'}")
     return 0
 

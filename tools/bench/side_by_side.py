@@ -127,10 +127,14 @@ def main() -> int:
     columns = ["case", "image", "batch", "params", "keras_gens_ms", "pytorch_ms", "speed_ratio", "gflop_per_step",
                "keras_gens_gflops", "pytorch_gflops", "keras_gens_share", "pytorch_share"]
     table = markdown_table(rows, columns)
-    header = (f"## keras_gens vs PyTorch, one training step\n\n{rows[0]['tf']} ({rows[0]['tf_threads']}) and "
+    header = (f"## keras_gens vs PyTorch, one training step{' (with the paper sizes)' if args.paper else ''}\n\n"
+              f"{rows[0]['tf']} ({rows[0]['tf_threads']}) and "
               f"{rows[0]['torch']} ({rows[0]['torch_threads']}); sustained float32 ceiling "
               f"{limit['matmul_gflops']:.0f} GFLOP/s (matmul) / {limit['conv_gflops']:.0f} GFLOP/s (3x3 conv); "
-              f"speed_ratio = PyTorch ms / keras_gens ms (> 1: keras_gens faster); shares of the higher ceiling. "
+              f"speed_ratio = PyTorch ms / keras_gens ms (> 1: keras_gens faster); shares of the higher ceiling "
+              f"(a float32 one: bfloat16 cases may exceed 1). Cases: `_nhwc` PyTorch in its channels-last memory "
+              f"format (ours always is); `_bf16` both in bfloat16 (mixed_bfloat16 / torch.autocast); `_spe16` Keras "
+              f"running 16 steps per call. "
               f"Command: `python tools/bench/side_by_side.py{' --paper' if args.paper else ''}`, "
               f"{time.strftime('%Y-%m-%d')}.\n\n")
     print("\n" + header + table)
