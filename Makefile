@@ -54,7 +54,7 @@ bench: $(STAMP) $(BENCH_VENV)/.installed
 # Seconds per federated round (10 clients), TFF overhead vs local training, memory after rounds 10..300.
 # Each speed setting (XLA, thread pools, steps per call, mixed precision) against float32, per model.
 bench-settings: $(STAMP)
-	$(PY) tools/bench.py --settings --markdown BENCHMARKS.md $(BENCH_ARGS)
+	$(PY) tools/bench.py --settings --steps 20 --markdown BENCHMARKS.md $(BENCH_ARGS)
 
 bench-federated: $(STAMP)
 	$(PY) tools/bench_federated.py $(BENCH_ARGS)

@@ -297,9 +297,10 @@ def sweep_settings(names, sizes, args) -> str:
     verdicts = "\n".join(f"- **{label}**: at least 5% faster for "
                           + (", ".join(models) if models else "no model") for label, models in faster.items())
     text = (f"## Speed settings, per model\n\n{time.strftime('%Y-%m-%d')}, {describe()}; `python tools/bench.py "
-            f"--settings --sizes {','.join(sizes)}` (`make bench-settings`). Milliseconds per training step "
-            f"(median of {args.steps}, after {args.warmup} warm-up calls), each setting alone against the float32 "
-            "baseline (XLA off, TensorFlow's thread pools, one step per call).\n\n"
+            f"--settings --sizes {','.join(sizes)} --steps {args.steps}` (`make bench-settings`). Milliseconds per "
+            f"training step (median of {args.steps}, after {args.warmup} warm-up calls; with 8 steps per call, "
+            f"median of {max(3, -(-args.steps // 8))} calls after {max(2, -(-args.warmup // 8))}), each setting "
+            "alone against the float32 baseline (XLA off, TensorFlow's thread pools, one step per call).\n\n"
             + markdown_table(rows, columns) + "\n\n"
             + (f"n/a: no result (within {TIMEOUT_S} s: XLA compilation).\n\n" if any(
                 "n/a" in row.values() for row in rows) else "") + verdicts + "\n")
