@@ -144,3 +144,27 @@ def test_a_float16_run_trains_resumes_and_refuses_to_switch_loss_scaling(tmp_pat
     assert int(resumed.model.step.numpy()) == 6 and np.isfinite(resumed.history["loss"][-1])
     with pytest.raises(RunDirError, match="mixed_float16"):
         runner.train("vae", data="digits", out=out, overrides=[*overrides, "train.epochs=3", "train.precision=float32"])
+
+
+def test_our_leaky_relu_gives_tf_keras_results_without_the_slow_bfloat16_gradient_kernel():
+    from keras_gens.layers.activations import LeakyReLU
+
+    x = tf.cast(tf.random.stateless_normal([4, 8, 8, 3], seed=[1, 2]), tf.bfloat16)
+    with runner.precision("mixed_bfloat16"):  # as the models build them
+        ours, reference = LeakyReLU(alpha=0.2), tf.keras.layers.LeakyReLU(alpha=0.2)
+
+    @tf.function
+    def values_and_gradients(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(tf.cast(y, tf.float32) * tf.range(1.0, 4.0))
+        return y, tape.gradient(loss, x)
+
+    (y, dx), (y_ref, dx_ref) = values_and_gradients(ours), values_and_gradients(reference)
+    assert y.dtype == dx.dtype == tf.bfloat16
+    for a, b in ((y, y_ref), (dx, dx_ref)):  # equal up to one bfloat16 rounding (8 significant bits)
+        np.testing.assert_allclose(tf.cast(a, tf.float32), tf.cast(b, tf.float32), rtol=2 ** -7, atol=1e-6)
+    graph = values_and_gradients.get_concrete_function(ours).graph
+    kernels = {op.get_attr("T") for op in graph.get_operations() if op.type in ("LeakyRelu", "LeakyReluGrad")}
+    assert kernels == {tf.float32}

@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gens.errors import ConfigError
+from keras_gens.layers.activations import LeakyReLU
 from keras_gens.layers.normalization import batch_norm
 from keras_gens.losses.adversarial import gradient_penalty, wrong_label_critic_loss
 from keras_gens.models.base import DataInfo, GenerativeModel, compile_settings
@@ -54,7 +55,7 @@ def decoder_widths(steps: int, base: int) -> list[int]:
 def _conv_stack(x, image_shape, base_filters, leaky_slope):
     for i, filters in enumerate(encoder_widths(doublings(image_shape, "BAGAN-GP"), base_filters), 1):
         x = layers.Conv2D(filters, 4, strides=2, padding="same", name=f"conv{i}")(x)
-        x = layers.LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
+        x = LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
     return layers.Flatten(name="flatten")(x)
 
 
@@ -62,7 +63,7 @@ def build_bagan_encoder(image_shape, latent_dim=128, base_filters=64, leaky_slop
     images = tf.keras.Input(tuple(image_shape), name="images")
     x = _conv_stack(images, image_shape, base_filters, leaky_slope)
     x = layers.Dense(latent_dim, name="code")(x)
-    return tf.keras.Model(images, layers.LeakyReLU(leaky_slope, name="lrelu_code")(x), name=name)
+    return tf.keras.Model(images, LeakyReLU(leaky_slope, name="lrelu_code")(x), name=name)
 
 
 def build_bagan_decoder(image_shape, latent_dim=128, base_filters=64, leaky_slope=0.2, name="decoder"):
@@ -71,12 +72,12 @@ def build_bagan_decoder(image_shape, latent_dim=128, base_filters=64, leaky_slop
     start_h, start_w, start_c = height >> steps, width >> steps, 4 * base_filters
     z = tf.keras.Input((latent_dim,), name="z")
     x = layers.Dense(start_h * start_w * start_c, name="project")(z)
-    x = layers.LeakyReLU(leaky_slope, name="lrelu_project")(x)
+    x = LeakyReLU(leaky_slope, name="lrelu_project")(x)
     x = layers.Reshape((start_h, start_w, start_c), name="reshape")(x)
     for i, filters in enumerate(decoder_widths(steps, base_filters), 1):
         x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", name=f"deconv{i}")(x)
         x = batch_norm(name=f"bn{i}")(x)
-        x = layers.LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
+        x = LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
     x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", name="to_image")(x)
     return tf.keras.Model(z, layers.Activation("tanh", name="tanh")(x), name=name)
 
@@ -95,7 +96,7 @@ def build_bagan_discriminator(image_shape, num_classes, base_filters=64, leaky_s
     features = _conv_stack(images, image_shape, base_filters, leaky_slope)
     embedded = layers.Embedding(num_classes, 512, name="embedding")(labels)
     embedded = layers.Dense(features.shape[-1], name="label_dense")(embedded)
-    embedded = layers.LeakyReLU(leaky_slope, name="lrelu_label")(embedded)
+    embedded = LeakyReLU(leaky_slope, name="lrelu_label")(embedded)
     x = layers.Multiply(name="joint")([features, embedded])
     x = layers.Dense(512, name="dense")(x)
     return tf.keras.Model([images, labels], layers.Dense(1, name="score")(x), name=name)

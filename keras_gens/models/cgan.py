@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gens.errors import ConfigError
+from keras_gens.layers.activations import LeakyReLU
 from keras_gens.losses.adversarial import discriminator_loss, generator_loss
 from keras_gens.models.base import DataInfo, GenerativeModel, compile_settings
 from keras_gens.optim import descend, make_optimizer
@@ -30,7 +31,7 @@ def build_cgan_generator(image_shape, num_classes, latent_dim=100, hidden=(256, 
     x = layers.Multiply(name="condition")([z, layers.Embedding(num_classes, latent_dim, name="embedding")(labels)])
     for i, units in enumerate(hidden, 1):
         x = layers.Dense(units, name=f"dense{i}")(x)
-        x = layers.LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
+        x = LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
         x = layers.BatchNormalization(momentum=0.8, name=f"bn{i}")(x)
     activation = "tanh" if tuple(value_range) == (-1.0, 1.0) else "sigmoid"
     x = layers.Dense(int(np.prod(image_shape)), activation=activation, name="to_pixels")(x)
@@ -46,7 +47,7 @@ def build_cgan_discriminator(image_shape, num_classes, hidden=(512, 512, 512), l
                                            layers.Embedding(num_classes, pixels, name="embedding")(labels)])
     for i, units in enumerate(hidden, 1):
         x = layers.Dense(units, name=f"dense{i}")(x)
-        x = layers.LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
+        x = LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
         if i > 1 and dropout:
             x = layers.Dropout(dropout, name=f"dropout{i}")(x)
     return tf.keras.Model([images, labels], layers.Dense(1, name="logit")(x), name=name)

@@ -32,6 +32,7 @@ import math
 import tensorflow as tf
 
 from keras_gens.errors import ConfigError
+from keras_gens.layers.activations import LeakyReLU
 from keras_gens.layers.normalization import batch_norm
 from keras_gens.layers.octave import (FrequencyWeights, NearestUpSampling2D, OctaveBatchNorm, OctaveConv2D,
                                       OctaveConv2DTranspose, OctaveUpSampling2D)
@@ -133,7 +134,7 @@ def build_dcgan_discriminator(image_shape, base_filters=32, conv="plain", alpha=
     for i in range(steps):
         x = ops.conv(x, base_filters * 2 ** i, f"conv{i + 1}", strides=2, first=i == 0)
         x = ops.batch_norm(x, f"bn{i + 1}")
-        x = ops.activate(x, layers.LeakyReLU, f"lrelu{i + 1}", alpha=leaky_slope)
+        x = ops.activate(x, LeakyReLU, f"lrelu{i + 1}", alpha=leaky_slope)
         x = ops.weights(x, f"beta{i + 1}")
     x = ops.conv(x, 1, "to_logit", strides=2, last=True)
     logits = layers.GlobalAveragePooling2D(name="mean_logit")(x)

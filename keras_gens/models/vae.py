@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from keras_gens.errors import ConfigError
 from keras_gens.layers import batch_norm, build_resnet_encoder, scale_width
+from keras_gens.layers.activations import LeakyReLU
 from keras_gens.losses import gaussian_kl, squared_error
 from keras_gens.models.base import DataInfo, GenerativeModel, compile_settings
 from keras_gens.optim import descend, make_optimizer
@@ -30,7 +31,7 @@ def build_encoder(image_shape, filters=(32, 64, 128, 256, 512), kernel_size=3, d
     for i, f in enumerate(filters, 1):
         x = layers.Conv2D(f, kernel_size, strides=2, padding="same", name=f"conv{i}")(x)
         # The thesis lists the activation before BatchNormalization; we keep its order.
-        x = layers.LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
+        x = LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
         x = batch_norm(name=f"bn{i}")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(dense_units, activation="selu", name="dense")(x)
@@ -58,7 +59,7 @@ def build_decoder(image_shape, filters=(256, 128, 64, 32, 16), kernel_size=3, de
     x = layers.Reshape((start_h, start_w, start_channels), name="reshape")(x)
     for i, f in enumerate(filters, 1):
         x = layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same", name=f"deconv{i}")(x)
-        x = layers.LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
+        x = LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
         x = batch_norm(name=f"bn{i}")(x)
     x = layers.Conv2DTranspose(channels, kernel_size, strides=1, padding="same", name="to_image")(x)
     # The thesis lists "sigmoid and BatchNormalization" for this layer.  BN after

@@ -14,6 +14,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_gens.errors import ConfigError
+from keras_gens.layers.activations import LeakyReLU
 from keras_gens.layers.normalization import batch_norm
 from keras_gens.losses.adversarial import discriminator_loss, generator_loss, gradient_penalty
 from keras_gens.models.base import DataInfo, GenerativeModel
@@ -44,7 +45,7 @@ def build_wgan_generator(image_shape, num_classes, *, latent_dim=128, embed_dim=
     for i, f in enumerate(filters, 1):
         x = layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same", use_bias=False, name=f"deconv{i}")(x)
         x = batch_norm(name=f"bn{i}")(x)
-        x = layers.LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
+        x = LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
     x = layers.Conv2D(channels, kernel_size, padding="same", name="to_image")(x)
     return tf.keras.Model([z, labels], layers.Activation("tanh", dtype="float32", name="tanh")(x), name=name)
 
@@ -60,7 +61,7 @@ def build_wgan_critic(image_shape, num_classes, *, embed_dim=128, base_filters=3
     x = layers.Concatenate(name="with_label")([images, label_map])
     for i, f in enumerate(_widths(widths, base_filters), 1):
         x = layers.Conv2D(f, kernel_size, strides=2, padding="same", name=f"conv{i}")(x)
-        x = layers.LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
+        x = LeakyReLU(leaky_slope, name=f"lrelu{i}")(x)
     x = layers.Flatten(name="flatten")(x)
     return tf.keras.Model([images, labels], layers.Dense(1, dtype="float32", name="score")(x), name=name)
 
