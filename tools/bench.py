@@ -227,7 +227,7 @@ def spawn(*extra) -> dict | None:
     try:
         proc = subprocess.run([sys.executable, __file__, *extra], capture_output=True, text=True, env=env,
                               timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired:  # subprocess.run kills the worker
         print(f"  timed out after {TIMEOUT_S} s: {' '.join(extra)}", file=sys.stderr, flush=True)
         return None
     for line in proc.stdout.splitlines():
@@ -282,7 +282,7 @@ def sweep_settings(names, sizes, args) -> str:
             best = min(timed, key=timed.get) if timed else None
             row["fastest"] = f"{best} x{base / timed[best]:.2f}" if best and base else ""
             for label in faster:
-                if base and row.get(label) and base / row[label] >= 1.05:
+                if base and label in timed and base / timed[label] >= 1.05:
                     faster[label].append(name if len(sizes) == 1 else f"{name} ({size})")
             print(f"  {name} {size}: " + ", ".join(f"{k} {v}" for k, v in timed.items()), flush=True)
             rows.append(row)
@@ -302,7 +302,8 @@ def sweep_settings(names, sizes, args) -> str:
             f"median of {max(3, -(-args.steps // 8))} calls after {max(2, -(-args.warmup // 8))}), each setting "
             "alone against the float32 baseline (XLA off, TensorFlow's thread pools, one step per call).\n\n"
             + markdown_table(rows, columns) + "\n\n"
-            + (f"n/a: no result (within {TIMEOUT_S} s: XLA compilation).\n\n" if any(
+            + (f"n/a: no result within {TIMEOUT_S} s, or the measurement failed (the command's output says "
+               "which; PE-GAN's XLA compilation takes longer).\n\n" if any(
                 "n/a" in row.values() for row in rows) else "") + verdicts + "\n")
     if layout:
         text += (f"\nData layout, a 3x3 convolution stack's training step: channels last (NHWC) "
@@ -315,6 +316,7 @@ def sweep_settings(names, sizes, args) -> str:
 
 
 def main() -> int:
+    global TIMEOUT_S
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="all", help="comma-separated model names (default: all registered)")
     parser.add_argument("--sizes", default="smoke", help="smoke, paper or smoke,paper (paper takes hours on 2 cores)")
@@ -329,6 +331,7 @@ def main() -> int:
     parser.add_argument("--no-export", action="store_true", help="skip SavedModel inference")
     parser.add_argument("--out", default=str(REPO / "bench_out"))
     parser.add_argument("--markdown", help="write the tables, with the machine and settings, to this file")
+    parser.add_argument("--timeout", type=int, default=TIMEOUT_S, help="seconds one measurement may take")
     parser.add_argument("--settings", action="store_true",
                         help="instead: every speed setting (XLA, threads, steps per call, mixed precision) per model")
     # internal: one measurement in this process
@@ -344,6 +347,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.worker:
         return run_worker(args)
+    TIMEOUT_S = args.timeout
 
     sys.path.insert(0, str(REPO))
     import keras_gens  # noqa: F401
