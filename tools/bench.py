@@ -65,8 +65,7 @@ def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int, pap
     batch = next(iter(source.dataset(step_batch, seed=0)))
     iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
     step = model.make_train_function()
-    if per_call > 1:  # each call already averages per_call steps
-        steps, warmup = max(3, -(-steps // per_call)), max(2, -(-warmup // per_call))
+    steps, warmup = timed_calls(steps, warmup, per_call)
     times = []
     for i in range(warmup + steps):
         start = time.perf_counter()
@@ -79,6 +78,13 @@ def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int, pap
             "batch": step_batch, "jit": jit, "precision": precision, "per_call": per_call,
             "threads": threading_label(), "ms_per_step": round(ms, 2),
             "images_per_s": round(step_batch / (ms / 1000), 1), "peak_rss_mb": round(peak_rss_mb())}
+
+
+def timed_calls(steps: int, warmup: int, per_call: int) -> tuple[int, int]:
+    """Calls timed and calls to warm up when each call runs ``per_call`` steps (it already averages them)."""
+    if per_call == 1:
+        return steps, warmup
+    return max(3, -(-steps // per_call)), max(2, -(-warmup // per_call))
 
 
 def threading_label() -> str:
@@ -296,10 +302,11 @@ def sweep_settings(names, sizes, args) -> str:
     columns = ["model", "size", "image", "batch", *grid, "fastest"]
     verdicts = "\n".join(f"- **{label}**: at least 5% faster for "
                           + (", ".join(models) if models else "no model") for label, models in faster.items())
+    calls, warm_calls = timed_calls(args.steps, args.warmup, 8)
     text = (f"## Speed settings, per model\n\n{time.strftime('%Y-%m-%d')}, {describe()}; `python tools/bench.py "
             f"--settings --sizes {','.join(sizes)} --steps {args.steps}` (`make bench-settings`). Milliseconds per "
             f"training step (median of {args.steps}, after {args.warmup} warm-up calls; with 8 steps per call, "
-            f"median of {max(3, -(-args.steps // 8))} calls after {max(2, -(-args.warmup // 8))}), each setting "
+            f"median of {calls} calls after {warm_calls}), each setting "
             "alone against the float32 baseline (XLA off, TensorFlow's thread pools, one step per call).\n\n"
             + markdown_table(rows, columns) + "\n\n"
             + (f"n/a: no result within {TIMEOUT_S} s, or the measurement failed (the command's output says "
@@ -366,9 +373,9 @@ def main() -> int:
             write_markdown_section(args.markdown, "settings", section)
         return 0
     jits = {"off": [False], "on": [True], "both": [False, True]}[args.jit]
+    intra, inter = threading_label().split("/")
     title = (f"# keras_gens benchmarks — {time.strftime('%Y-%m-%d')}, {describe()}, TensorFlow {tf.__version__}, "
-             f"threads intra={tf.config.threading.get_intra_op_parallelism_threads() or 'default'} "
-             f"inter={tf.config.threading.get_inter_op_parallelism_threads() or 'default'}")
+             f"threads intra={intra} inter={inter}")
     print(title + "\n", flush=True)
     results = []
     if not args.no_pipeline:
