@@ -16,7 +16,7 @@ from keras_gens import data as data_lib
 from keras_gens.errors import DataError
 from keras_gens.utils.progress import progress
 
-NATIVE_SIZES = {"digits": 8, "mnist": 28, "cifar10": 32, "covid": 64}
+NATIVE_SIZES = {"digits": 8, "mnist5k": 28, "mnist": 28, "cifar10": 32, "covid": 64}
 
 
 @dataclass

