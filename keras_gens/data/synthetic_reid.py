@@ -4,10 +4,11 @@ Real re-ID data sets must be downloaded by hand; this one lets the model, the
 sampler and the evaluation run anywhere (``--data synthetic_reid``, the smoke
 runs, the tests and the benchmark).  Each identity is a figure with its own head,
 shirt and trouser colours, shirt stripes and build; each camera has its own
-background, lighting and viewpoint offset; each picture adds pose jitter and
-noise.  So identities are separable, but only through the person, not the camera.
+background, lighting and viewpoint offset; each picture adds its own pose (a lean,
+a height, jitter) and noise.  So identities are separable, but only through the
+person, not the camera.
 
-    python -m keras_gens.data.synthetic_reid OUT_DIR [--train-ids 24] [--test-ids 24]
+    python -m keras_gens.data.synthetic_reid OUT_DIR [--train-ids 48] [--test-ids 48]
 
 writes OUT_DIR/{bounding_box_train,query,bounding_box_test}/0001_c1s1_000001_00.jpg ...,
 with Market's junk (-1) and distractor (0000) pictures in the gallery.
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 CAMERAS = 6
-VERSION = 1  # bump when the pictures change, so cached copies are rewritten
+VERSION = 2  # bump when the pictures change, so cached copies are rewritten
 
 
 def _person(rng, identity_traits, camera_traits, height, width) -> np.ndarray:
@@ -30,11 +31,15 @@ def _person(rng, identity_traits, camera_traits, height, width) -> np.ndarray:
     image = np.empty((height, width, 3), np.float32)
     image[:] = background
     rows, cols = np.mgrid[0:height, 0:width]
-    centre = width / 2 + shift + rng.normal(0, width * 0.04)
+    # Pose: each picture leans the figure (a shear about its middle) and scales its height a little.
+    lean = rng.normal(0, 0.08)
+    centre = width / 2 + shift + rng.normal(0, width * 0.04) + lean * (rows - height / 2)
     half = width * build * (0.9 + 0.2 * rng.random())
+    stretch = 0.9 + 0.1 * rng.random()
     top = height * (0.05 + 0.04 * rng.random())
-    head_bottom, shirt_bottom = top + height * 0.17, top + height * 0.55
-    head_mask = ((rows - (top + head_bottom) / 2) / (height * 0.085)) ** 2 + ((cols - centre) / (half * 0.55)) ** 2 < 1
+    head_bottom, shirt_bottom = top + height * 0.17 * stretch, top + height * 0.55 * stretch
+    head_mask = (((rows - (top + head_bottom) / 2) / (height * 0.085 * stretch)) ** 2
+                 + ((cols - centre) / (half * 0.55)) ** 2 < 1)
     body = np.abs(cols - centre) < half
     shirt_mask = body & (rows >= head_bottom) & (rows < shirt_bottom)
     legs = (np.abs(np.abs(cols - centre) - half * 0.45) < half * 0.4) & (rows >= shirt_bottom) & (rows < height * 0.97)
@@ -48,7 +53,7 @@ def _person(rng, identity_traits, camera_traits, height, width) -> np.ndarray:
     return np.clip(image * 255, 0, 255).astype(np.uint8)
 
 
-def write_market_layout(root, *, train_ids: int = 24, test_ids: int = 24, images_per_camera: int = 2,
+def write_market_layout(root, *, train_ids: int = 48, test_ids: int = 48, images_per_camera: int = 2,
                         cameras_per_id: int = 3, height: int = 128, width: int = 64, distractors: int = 6,
                         junk: int = 4, seed: int = 0, ext: str = ".jpg") -> Path:
     """Write the data set; returns ``root``.  Identities 1..train_ids train, the next test_ids test.
@@ -128,8 +133,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m keras_gens.data.synthetic_reid", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", help="folder to write (Market-1501 layout)")
-    parser.add_argument("--train-ids", type=int, default=24)
-    parser.add_argument("--test-ids", type=int, default=24)
+    parser.add_argument("--train-ids", type=int, default=48)
+    parser.add_argument("--test-ids", type=int, default=48)
     parser.add_argument("--images-per-camera", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
