@@ -72,6 +72,21 @@ def test_atomic_writes_leave_no_partial_files(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["a.txt", "model"]
 
 
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_writes_end_with_the_mode_a_plain_write_would_have(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "new.txt", "a")
+        with open(tmp_path / "plain.txt", "w") as f:
+            f.write("a")
+        atomic_write_text(tmp_path / "plain.txt", "b")  # replacing a file keeps the umask's mode too
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "new.txt").stat().st_mode & 0o777 == mode
+    assert (tmp_path / "plain.txt").stat().st_mode & 0o777 == mode
+    assert (tmp_path / "plain.txt").read_text() == "b"
+
+
 def test_a_markdown_section_is_replaced_in_place_and_the_others_are_kept(tmp_path):
     report = tmp_path / "BENCHMARKS.md"
     write_markdown_section(report, "bench", "# title\n\ntable 1")
