@@ -111,8 +111,12 @@ def prepare_run_dir(run_dir: Path, cfg, resume: str, chief: bool) -> bool:
 
 
 def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smoke=False, resume="auto",
-          log=print) -> RunResult:
-    """Train model ``name``; see the module docstring for what the run directory holds."""
+          log=print, callbacks=()) -> RunResult:
+    """Train model ``name``; see the module docstring for what the run directory holds.
+
+    ``callbacks``: further Keras callbacks that watch this run (a caller's progress report); they
+    run after the run's own, so they see the epoch's complete logs."""
+    extra_callbacks = list(callbacks)
     spec, cfg = resolve_config(name, config_file=config_file, data=data, overrides=overrides, smoke=smoke)
     # MultiWorkerMirroredStrategy must exist before any other TF op runs.
     strategy = make_strategy(cfg.train.distribute, cfg.train.devices)
@@ -149,7 +153,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     initial_epoch = 0
     if resuming:
         path = latest_checkpoint(run_dir)
-        checkpoint.restore(path).assert_existing_objects_matched()
+        restored = checkpoint.restore(path).assert_existing_objects_matched()
         initial_epoch = int(epoch_variable.numpy())
         log(f"resuming {run_dir} from epoch {initial_epoch} (step {int(model.step.numpy())})")
     epochs = model.planned_epochs(cfg.train.epochs)
@@ -160,6 +164,10 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         f"{strategy.num_replicas_in_sync} replica(s), batch {batch_size}, {steps_per_epoch} steps/epoch "
         f"-> {run_dir}")
     if initial_epoch >= epochs:
+        # No step will run, so the optimizers' slots are never created: their checkpointed values
+        # stay unmatched on purpose (else TensorFlow warns about each one when the run is released).
+        if resuming:
+            restored.expect_partial()
         log(f"{run_dir} has already trained {initial_epoch} of {epochs} epochs; raise {model.epochs_setting} to go on")
         return RunResult(run_dir, cfg, model, initial_epoch, epochs)
 
@@ -171,6 +179,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     started = time.perf_counter()
     with _naming_unreadable_files(source):
         callbacks = _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epoch, chief)
+        callbacks += extra_callbacks
         try:
             history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
                                 steps_per_epoch=steps_per_epoch, callbacks=callbacks,
