@@ -4,6 +4,7 @@
 #   make bench  throughput benchmarks (not part of the tests); make bench-federated: federated rounds;
 #               make bench-reid: re-ID stages, extraction and ranking; make bench-pxd: PE-GAN events
 #   make simulate   the federated experiment on the embedded digits
+#   make results    every paper's claims measured on embedded data: RESULTS.md (RESULTS_ARGS="--budget full")
 #   make fid-weights / verify-fid / bench-fid   the standard FID weights; agreement and speed against pytorch-fid
 
 PYTHON ?= python3.11
@@ -13,7 +14,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-slow bench bench-venv bench-settings bench-federated bench-reid bench-pxd simulate clean fid-weights verify-fid bench-fid
+.PHONY: install demo test test-slow results bench bench-venv bench-settings bench-federated bench-reid bench-pxd simulate clean fid-weights verify-fid bench-fid
 
 install: $(STAMP)
 
@@ -71,6 +72,11 @@ bench-pxd: $(STAMP)
 # The federated experiment on the embedded digits (FedAvg, IID-imbalanced, 300 rounds; a minute or two).
 simulate: $(STAMP)
 	$(PY) -m federated.simulate --config configs/fed_digits.yaml $(SIM_ARGS)
+
+# Trains what each paper's claims need (quick budget: about an hour on 2 cores; the FID weights first),
+# rewrites RESULTS.md and docs/results/. Re-running resumes. RESULTS_ARGS="reid --budget full" etc.
+results: $(STAMP) fid-weights
+	$(PY) -m keras_gens.results $(RESULTS_ARGS)
 
 # PyTorch lives in its own venv: only the FID weight conversion and the pytorch-fid comparisons need it.
 FID_VENV  ?= .venv-fid

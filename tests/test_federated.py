@@ -203,9 +203,15 @@ def test_stop_child_processes_ends_the_worker():
 
     from federated import tff_runtime
 
-    tff_runtime.tff()
-    tff_runtime.stop_child_processes()
-    assert not [p for p in psutil.Process().children(recursive=True) if "worker_binary" in " ".join(p.cmdline())]
+    tff = tff_runtime.tff()
+    try:
+        tff_runtime.stop_child_processes()
+        assert not [p for p in psutil.Process().children(recursive=True)
+                    if "worker_binary" in " ".join(p.cmdline())]
+    finally:
+        # The context still points at the stopped worker: later tests that run TFF in this process
+        # (the results pipeline) need a fresh one, as importing TFF sets up.
+        tff.backends.native.set_sync_local_cpp_execution_context()
 
 
 def test_partition_is_passed_its_own_settings_only():

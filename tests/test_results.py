@@ -1,0 +1,149 @@
+"""The results pipeline end to end at the tiny budget: runs, RESULTS.md, figures, resuming.
+
+The tiny budget checks the plumbing only: its numbers mean nothing, and nothing here asserts
+their quality.  The FID weights are absent in the test home, so FID columns are 'n/a' and the
+FID claims undecided, as on a machine without ``make fid-weights``.
+"""
+import json
+import re
+
+import pytest
+
+from keras_gens import results
+from keras_gens.results import common, ocgan, report
+
+SECTIONS = ("wae", "ocgan", "fedgan", "reid", "pegan")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    argv = ["--budget", "tiny", "--seeds", "1", "--out", str(root / "runs"), "--report", str(root / "RESULTS.md")]
+    lines = []
+    assert results.run(results.parse_args(argv), argv, log=lines.append) == 0
+    return root, argv, lines
+
+
+def test_every_section_claim_and_figure_is_written(tiny_run):
+    root, _, lines = tiny_run
+    text = (root / "RESULTS.md").read_text()
+    assert text.startswith("# Results")
+    for key in SECTIONS:
+        assert f"<!-- results-{key}: begin -->" in text and f"<!-- results-{key}: end -->" in text
+    # the sections stand in the papers' order, after the summary
+    positions = [text.index(f"<!-- results-{k}: begin -->") for k in SECTIONS]
+    assert positions == sorted(positions) and text.index("Claims at a glance") < positions[0]
+    # every section names its command, budget, seeds and machine, and its measured time
+    assert text.count("*Made by `python -m keras_gens.results --budget tiny --seeds 1") == len(SECTIONS)
+    assert text.count("budget `tiny`, 1 seed(s)") == len(SECTIONS)
+    assert len(re.findall(r"measured time \(training \+ evaluation\) \d", text)) == len(SECTIONS)
+    # every figure the report links exists beside it
+    linked = re.findall(r"\]\((docs/results/[^)]+\.png)\)", text)
+    assert len(linked) >= 10
+    for path in linked:
+        assert (root / path).is_file() and (root / path).stat().st_size > 1000, path
+    # the claims table: one row per claim, a verdict in each
+    store = json.loads((root / "docs" / "results" / "claims.json").read_text())
+    assert set(store) == set(SECTIONS)
+    claims = [c for s in store.values() for c in s["claims"]]
+    assert len(claims) >= 10
+    summary = text[text.index("Claims at a glance"):positions[0]]
+    assert summary.count("| **") == len(claims)
+    assert all(c["holds"] in (True, False, None) and c["evidence"] for c in claims)
+    # markdown tables are well formed: every row of a table has its header's number of cells
+    for table in re.findall(r"(?:^\|.*\|\n)+", text, flags=re.M):
+        widths = {row.count("|") for row in table.strip().splitlines()}
+        assert len(widths) == 1, table
+    # progress: which run, which epoch, and a time estimate
+    assert any(re.match(r"\[results\] run \d+/\d+: \w+/", line) for line in lines)
+    assert any("epoch 1/" in line and "left" in line for line in lines)
+
+
+def test_without_fid_weights_the_fid_claims_are_undecided(tiny_run):
+    root, _, _ = tiny_run
+    store = json.loads((root / "docs" / "results" / "claims.json").read_text())
+    for key in ("wae", "ocgan"):
+        assert all(c["holds"] is None for c in store[key]["claims"])
+
+
+def test_rerunning_resumes_instead_of_retraining(tiny_run):
+    root, argv, _ = tiny_run
+    checkpoints = sorted(p.name for p in (root / "runs").rglob("ckpt-*.index"))
+    evaluations = {p: p.read_text() for p in (root / "runs").rglob("results_eval.json")}
+    lines = []
+    assert results.run(results.parse_args(argv), argv, log=lines.append) == 0
+    assert sorted(p.name for p in (root / "runs").rglob("ckpt-*.index")) == checkpoints
+    assert not any(line.strip().startswith("trained epochs") for line in lines)  # nothing trained again
+    assert {p: p.read_text() for p in (root / "runs").rglob("results_eval.json")} == evaluations
+
+
+def test_one_experiment_rewrites_only_its_section(tiny_run, tmp_path):
+    root, _, _ = tiny_run
+    report_file = tmp_path / "RESULTS.md"
+    report_file.write_text((root / "RESULTS.md").read_text())
+    (tmp_path / "docs").mkdir()
+    import shutil
+
+    shutil.copytree(root / "docs" / "results", tmp_path / "docs" / "results")
+    before = report_file.read_text()
+    argv = ["pegan", "--budget", "tiny", "--seeds", "1", "--out", str(root / "runs"), "--report", str(report_file)]
+    assert results.run(results.parse_args(argv), argv, log=lambda m: None) == 0
+    after = report_file.read_text()
+
+    def section(text, key):
+        return text[text.index(f"<!-- results-{key}: begin -->"):text.index(f"<!-- results-{key}: end -->")]
+
+    for key in ("wae", "ocgan", "fedgan", "reid"):
+        assert section(after, key) == section(before, key)
+    assert "results pegan --budget tiny" in section(after, "pegan")
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(SystemExit):
+        results.parse_args(["thesis"])
+    from keras_gens.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--seeds must be at least 1"):
+        common.Context("out", "figs", "quick", 0)
+
+
+def test_collapses_count_fid_jumps_over_the_best_so_far():
+    assert ocgan.collapses({1: 100.0, 2: 90.0, 3: 80.0}) == 0
+    assert ocgan.collapses({1: 100.0, 2: 60.0, 3: 95.0, 4: 50.0}) == 1  # 95 > 1.5 x 60
+    assert ocgan.collapses({1: 300.0, 2: 100.0, 3: 160.0, 4: 170.0}) == 2
+
+
+def test_mean_std_and_summary_formats():
+    assert common.pm([1.0, 2.0, 3.0]) == "2.0 ± 1.0"
+    assert common.pm([0.5], 2, 100) == "50.00"
+    assert common.pm([]) == "n/a"
+    store = {"reid": {"meta": {"budget": "quick", "seeds": 3, "seconds": 75.0},
+                      "claims": [{"paper": "re-ID", "claim": "c", "holds": False, "evidence": "e"}]}}
+    text = report.summary(store)
+    assert "| re-ID | c | **does not hold** | quick, 3 seed(s) |" in text and "1 min 15 s" in text
+
+
+def test_thesis_claims_read_the_orderings():
+    from keras_gens.results import thesis
+
+    means = {m: {"random_fid": fid, "reconstruction_fid": fid + 1, "random_sharpness": sharp}
+             for m, fid, sharp in (("vae", 40.0, 6.0), ("vae_resnet", 35.0, 6.5), ("wae", 6.0, 7.8),
+                                   ("wae_resnet", 5.0, 10.4))}
+    assert [c.holds for c in thesis.claims_of(means, thesis.MODELS, 3)] == [True, True, True]
+    means["wae"]["random_fid"], means["vae"]["random_sharpness"] = 4.0, 8.0
+    assert [c.holds for c in thesis.claims_of(means, thesis.MODELS, 3)] == [False, True, False]
+    means["vae"]["random_fid"] = float("nan")  # no FID weights
+    assert [c.holds for c in thesis.claims_of(means, thesis.MODELS, 3)][:2] == [None, None]
+
+
+def test_ocgan_claims_compare_each_octave_model_with_its_base():
+    summary = {name: {"best": (fid, 2.0), "final": (fid, spread), "collapses": jumps}
+               for name, fid, spread, jumps in (("dcgan", 100.0, 9.0, 2), ("dcgan_oct", 90.0, 3.0, 0),
+                                                ("lsgan", 80.0, 5.0, 1), ("lsgan_oct", 81.0, 4.0, 0),
+                                                ("wgan", 200.0, 8.0, 3), ("wgan_oct", 150.0, 1.0, 1))}
+    assert [c.holds for c in ocgan.claims_of(summary, "fid", 3)] == [True, True, True]
+    summary["lsgan_oct"]["best"] = (90.0, 2.0)  # 10 points worse: more than the spread
+    assert ocgan.claims_of(summary, "fid", 3)[0].holds is False
+    for name in summary:
+        summary[name]["collapses"] = 0
+    assert ocgan.claims_of(summary, "fid", 3)[2].holds is None  # nothing collapsed: undecided
