@@ -23,7 +23,7 @@ SETTINGS = {
              "gan": {"cgan": ["train.epochs=1", "train.steps_per_epoch=2"],
                      "bagan_gp": ["train.epochs=1", "train.steps_per_epoch=2", "model.ae_epochs=1"]}},
     "quick": {"rounds": 40, "clients": 6, "per_round": 3, "gan_seeds": 1, "datasets": tuple(DATASETS),
-              "gan_datasets": ("mnist5k",),
+              "gan_datasets": ("mnist5k",), "gan_methods": ("cgan",),
               "gan": {"cgan": [], "bagan_gp": []}},
     "full": {"rounds": 300, "clients": 20, "per_round": 10, "gan_seeds": 3, "datasets": tuple(DATASETS),
              "gan_datasets": tuple(DATASETS),
@@ -93,7 +93,9 @@ def run(ctx) -> Section:
     _figure(ctx, s["datasets"])
     intro = (f"{s['clients']} clients, {s['per_round']} per round, {s['rounds']} rounds, batch 32, one local epoch "
              f"of SGD at 0.1; the paper's MLP (2×200); 70/30 train/test split. GAN cells: each client trains its "
-             f"own CGAN or BAGAN-GP (their `--smoke` settings) and fills its "
+             f"own {' and '.join(s.get('gan_methods', ('cgan', 'bagan_gp')))} (`--smoke` settings; at the quick "
+             f"budget CGAN only: a BAGAN-GP per client, with its auto-encoder pre-training, costs minutes) and "
+             f"fills its "
              f"minority classes up to its majority class; they run on {', '.join(s['gan_datasets'])} with "
              f"{min(s['gan_seeds'], len(ctx.seeds))} seed(s) (one GAN per client makes them the costly cells), "
              f"FedAvg and Bi-FedAvg with {len(ctx.seeds)}. The central row trains the same MLP on the "
