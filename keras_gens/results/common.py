@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 BUDGETS = ("tiny", "quick", "full")
+VERDICTS = {True: "holds", False: "does not hold", None: "undecided"}
 
 
 @dataclass
@@ -30,7 +31,7 @@ class Claim:
 
     @property
     def verdict(self) -> str:
-        return {True: "holds", False: "does not hold", None: "undecided"}[self.holds]
+        return VERDICTS[self.holds]
 
 
 @dataclass

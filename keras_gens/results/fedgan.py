@@ -35,10 +35,14 @@ CELLS = [("iid_imbalanced", "fedavg", "none"), ("iid_imbalanced", "bi_fedavg", "
          ("non_iid", "fedavg", "cgan"), ("non_iid", "fedavg", "bagan_gp")]
 
 
+def gan_methods(s) -> tuple:
+    """The augmentations a budget trains per client."""
+    return tuple(s.get("gan_methods", ("cgan", "bagan_gp")))
+
+
 def planned_runs(ctx) -> int:
     s = SETTINGS[ctx.budget]
-    gan_cells = 2 * len(s.get("gan_methods", ("cgan", "bagan_gp"))) * min(s["gan_seeds"], len(ctx.seeds)) \
-        * len(s["gan_datasets"])
+    gan_cells = 2 * len(gan_methods(s)) * min(s["gan_seeds"], len(ctx.seeds)) * len(s["gan_datasets"])
     return len(s["datasets"]) * 4 * len(ctx.seeds) + gan_cells
 
 
@@ -62,7 +66,7 @@ def run(ctx) -> Section:
         for seed in ctx.seeds:
             out = ctx.out / KEY / f"{dataset}-s{seed}"
             gans = seed < s["gan_seeds"] and dataset in s["gan_datasets"]
-            methods = ["none", *s.get("gan_methods", ("cgan", "bagan_gp"))] if gans else ["none"]
+            methods = ["none", *gan_methods(s)] if gans else ["none"]
             ctx.progress.start_run(f"{KEY}/{dataset}-s{seed} ({2 * (len(methods) + 1)} cells)")
             before = _cell_stamps(out)
             started = time.perf_counter()
@@ -93,7 +97,7 @@ def run(ctx) -> Section:
     _figure(ctx, s["datasets"])
     intro = (f"{s['clients']} clients, {s['per_round']} per round, {s['rounds']} rounds, batch 32, one local epoch "
              f"of SGD at 0.1; the paper's MLP (2×200); 70/30 train/test split. GAN cells: each client trains its "
-             f"own {' and '.join(s.get('gan_methods', ('cgan', 'bagan_gp')))} (`--smoke` settings; at the quick "
+             f"own {' and '.join(gan_methods(s))} (`--smoke` settings; at the quick "
              f"budget CGAN only: a BAGAN-GP per client, with its auto-encoder pre-training, costs minutes) and "
              f"fills its "
              f"minority classes up to its majority class; they run on {', '.join(s['gan_datasets'])} with "

@@ -13,7 +13,7 @@ import shlex
 from dataclasses import asdict
 from pathlib import Path
 
-from keras_gens.results.common import format_seconds, machine
+from keras_gens.results.common import VERDICTS, format_seconds, machine
 
 ORDER = ("wae", "ocgan", "fedgan", "reid", "pegan")
 HEADER = """# Results: does keras_gens reproduce the papers?
@@ -69,8 +69,7 @@ def summary(store: dict) -> str:
         meta = store[key]["meta"]
         total += meta["seconds"]
         for c in store[key]["claims"]:
-            verdict = {True: "holds", False: "does not hold", None: "undecided"}[c["holds"]]
-            rows.append({"paper": c["paper"], "claim": c["claim"], "verdict": f"**{verdict}**",
+            rows.append({"paper": c["paper"], "claim": c["claim"], "verdict": f"**{VERDICTS[c['holds']]}**",
                          "budget": f"{meta['budget']}, {meta['seeds']} seed(s)"})
     budgets = sorted({store[k]["meta"]["budget"] for k in store})
     return ("## Claims at a glance\n\n" + markdown_table(rows, ["paper", "claim", "verdict", "budget"])
