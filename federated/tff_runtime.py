@@ -4,12 +4,17 @@
 execution context) that outlives Python and keeps its stdout open, so a shell
 pipeline or CI job waiting for end-of-output hangs.  ``tff()`` imports TFF once
 and registers an exit handler that ends this process's children while they are
-still its children.
+still its children.  A SIGTERM (``kill``, a CI job's timeout, ``timeout``) would end Python
+without running exit handlers, so ``tff()`` also turns it into ``SystemExit`` when nothing else
+handles it; a kill -9 cannot be caught, and then the worker is left behind.
 """
 from __future__ import annotations
 
 import atexit
 import os
+import signal
+import sys
+import threading
 
 _TFF = None
 
@@ -41,5 +46,14 @@ def tff():
         import tensorflow_federated
 
         atexit.register(stop_child_processes)
+        _exit_handlers_on_sigterm()
         _TFF = tensorflow_federated
     return _TFF
+
+
+def _exit_handlers_on_sigterm():
+    """SIGTERM raises SystemExit (exit status 128 + 15, as the default action's), so atexit runs."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))

@@ -1,9 +1,13 @@
 """FedAvg and Bi-FedAvg in TFF: against each other, against a hand-computed average, state and resume."""
+import signal
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import run_module
+from tests.helpers import REPO, python_env, run_module
 
 SHAPE, CLASSES, HIDDEN, LR = (8, 8, 1), 10, (16,), 0.1
 SPEC = (tf.TensorSpec([None, *SHAPE], tf.float32), tf.TensorSpec([None], tf.int32))
@@ -203,15 +207,50 @@ def test_stop_child_processes_ends_the_worker():
 
     from federated import tff_runtime
 
+    def workers():
+        return [p for p in psutil.Process().children(recursive=True) if "worker_binary" in " ".join(p.cmdline())]
+
     tff = tff_runtime.tff()
     try:
+        assert tff.tensorflow.computation(lambda x: x + 1, tf.int32)(1) == 2  # the worker starts with a computation
+        assert workers()
         tff_runtime.stop_child_processes()
-        assert not [p for p in psutil.Process().children(recursive=True)
-                    if "worker_binary" in " ".join(p.cmdline())]
+        assert not workers()
     finally:
         # The context still points at the stopped worker: later tests that run TFF in this process
         # (the results pipeline) need a fresh one, as importing TFF sets up.
         tff.backends.native.set_sync_local_cpp_execution_context()
+
+
+def test_a_sigterm_still_ends_the_worker(tmp_path):
+    """``kill PID`` (or a CI timeout) ends Python without exit handlers unless tff() turned it into SystemExit."""
+    import psutil
+
+    script = ("import os, sys, time, psutil\n"
+              "from federated import tff_runtime\n"
+              "import tensorflow as tf\n"
+              "tff = tff_runtime.tff()\n"
+              "assert tff.tensorflow.computation(lambda x: x + 1, tf.int32)(1) == 2\n"  # the worker starts here
+              "workers = [p.pid for p in psutil.Process().children(recursive=True)"
+              " if 'worker_binary' in ' '.join(p.cmdline())]\n"
+              "print(' '.join(map(str, workers)), flush=True)\n"
+              "time.sleep(300)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=python_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    workers = []
+    try:
+        workers = [int(pid) for pid in proc.stdout.readline().split()]
+        assert workers, "a TFF computation started no worker_binary: this test no longer tests anything"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+        _, alive = psutil.wait_procs([psutil.Process(p) for p in workers if psutil.pid_exists(p)], timeout=10)
+        assert not alive, f"worker(s) {[p.pid for p in alive]} outlived their parent"
+    finally:
+        for pid in workers:
+            if psutil.pid_exists(pid):
+                psutil.Process(pid).kill()
+        if proc.poll() is None:
+            proc.kill()
 
 
 def test_partition_is_passed_its_own_settings_only():
