@@ -73,7 +73,7 @@ bench-pxd: $(STAMP)
 simulate: $(STAMP)
 	$(PY) -m federated.simulate --config configs/fed_digits.yaml $(SIM_ARGS)
 
-# Trains what each paper's claims need (quick budget: about an hour on 2 cores; the FID weights first),
+# Trains what each paper's claims need (quick budget: aimed at an hour on 2 cores, longer today: RESULTS.md gives the time; the FID weights first),
 # rewrites RESULTS.md and docs/results/. Re-running resumes. RESULTS_ARGS="reid --budget full" etc.
 results: $(STAMP) fid-weights
 	$(PY) -m keras_gens.results $(RESULTS_ARGS)

@@ -98,6 +98,22 @@ def test_one_experiment_rewrites_only_its_section(tiny_run, tmp_path):
     assert "results pegan --budget tiny" in section(after, "pegan")
 
 
+def test_pegan_runs_keep_their_occupancy_curve(tiny_run):
+    from keras_gens.utils import metrics_csv
+
+    root, _, _ = tiny_run
+    for label in ("pe_gan-s0", "wgan_gp_cond-s0"):
+        rows = metrics_csv.read_rows(root / "runs" / "pegan" / label / "metrics.csv")
+        assert rows and all(0.0 <= float(r["fake_mean_occupancy"]) <= 1.0 for r in rows), label
+        assert all(float(r["occupancy_rel_error"]) >= 0.0 for r in rows), label
+    assert "![occupancy during training](docs/results/pegan_occupancy_curve.png)" in (root / "RESULTS.md").read_text()
+    # both models train at twice their smoke widths (at the smoke width PE-GAN's occupancy stalls)
+    from keras_gens.config import load_yaml
+
+    assert load_yaml(root / "runs" / "pegan" / "pe_gan-s0" / "config.yaml")["model"]["ch"] == 16
+    assert load_yaml(root / "runs" / "pegan" / "wgan_gp_cond-s0" / "config.yaml")["model"]["base_filters"] == 16
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(SystemExit):
         results.parse_args(["thesis"])

@@ -16,7 +16,8 @@ Experiments:
     reid     attention-mask re-ID on the synthetic_reid stand-in: stage 1 vs all three stages
     pegan    PE-GAN vs the WGAN-GP baseline on synthetic_pxd (occupancy, intensity, Fréchet; Figs 3/4)
 
-Budgets: ``quick`` (the default; about an hour on 2 CPU cores), ``full`` (hours), ``tiny``
+Budgets: ``quick`` (the default; aimed at an hour on 2 CPU cores, longer today:
+RESULTS.md gives the measured time), ``full`` (hours), ``tiny``
 (seconds per experiment: checks the pipeline only, its numbers mean nothing).  FID needs the
 standard weights: ``make fid-weights``.
 """

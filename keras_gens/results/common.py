@@ -120,15 +120,19 @@ class Context:
     def figure(self, name: str) -> Path:
         return self.figures / name
 
-    def train(self, experiment: str, label: str, model: str, overrides, *, smoke=True):
-        """Train (or resume, or find finished) one run into OUT/<experiment>/<label>."""
+    def run_dir(self, experiment: str, label: str) -> Path:
+        return self.out / experiment / label
+
+    def train(self, experiment: str, label: str, model: str, overrides, *, smoke=True, callbacks=()):
+        """Train (or resume, or find finished) one run into OUT/<experiment>/<label>; ``callbacks``
+        watch it besides the progress report."""
         from keras_gens import runner
 
-        run_dir = self.out / experiment / label
+        run_dir = self.run_dir(experiment, label)
         self.progress.start_run(f"{experiment}/{label}")
         started = time.perf_counter()
         result = runner.train(model, out=run_dir, overrides=[*overrides, "train.verbose=0"], smoke=smoke,
-                              log=lambda m: self.log(f"  {m}"), callbacks=[self.progress.callback()])
+                              log=lambda m: self.log(f"  {m}"), callbacks=[*callbacks, self.progress.callback()])
         if result.initial_epoch < result.epochs:  # it trained: its wall time counts (a finished run's does not)
             add_wall_seconds(run_dir, time.perf_counter() - started)
         self.progress.finish_run()

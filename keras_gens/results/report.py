@@ -24,8 +24,8 @@ re-running resumes them) and rewrites its own section of this file and its figur
 `docs/results/`. Nothing here is written by hand. Each section names the command, date, budget,
 seeds and machine of its run, and the wall-clock time its runs and measurements took (summed
 over invocations when a run was resumed; on a shared machine other work may have run alongside).
-`--budget quick` is sized for 2 CPU cores in about an hour, `--budget full` trains longer and
-scores more images.
+`--budget quick` aims at about an hour on 2 CPU cores and today takes longer (the summary gives
+the measured time); `--budget full` trains longer and scores more images.
 """
 
 
