@@ -56,6 +56,7 @@ def test_a_train_step_at_64_and_128_has_finite_losses_and_changes_both_networks(
     assert model.generate(model.sample_latent(2)).shape == (2, size, size, 3)
 
 
+@pytest.mark.slow  # (make test-slow) over a minute on 2 cores
 def test_nearest_upsampling_equals_keras_and_every_gan_step_compiles_with_xla():
     from keras_gens.layers.octave import NearestUpSampling2D
 

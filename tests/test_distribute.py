@@ -69,6 +69,8 @@ def test_auto_picks_no_distribution_on_one_device_and_multiworker_with_a_cluster
     assert not is_chief()
 
 
+@pytest.mark.slow  # (make test-slow) over a minute on 2 cores
+@pytest.mark.multiworker
 def test_two_workers_train_to_completion(tmp_path):
     import portpicker
 
@@ -98,6 +100,7 @@ def test_two_workers_train_to_completion(tmp_path):
     assert not (out / ".worker-1").exists()  # the non-chief's scratch checkpoints are removed
 
 
+@pytest.mark.slow  # (make test-slow) over a minute on 2 cores
 def test_a_wgan_step_with_critic_batches_is_the_same_on_one_and_two_replicas(two_replicas):
     """Each train_step takes several batches (2 here, 5 in the paper); the runner regroups them so every
     replica gets its share of each (without the regrouping this test fails)."""

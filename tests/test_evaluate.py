@@ -137,6 +137,7 @@ def test_evaluate_a_run_directory_writes_its_metrics_table(tmp_path, capsys, wei
     assert float(row["sharpness"]) > 0 and row["loss"]  # the training columns are kept
 
 
+@pytest.mark.slow  # (make test-slow) two minutes on 2 cores; the sharpness test below keeps the callback path
 def test_fid_during_training_logs_plots_and_survives_resume(tmp_path, weights_file):
     run_dir = tmp_path / "run"
     scoring = ["eval.metric=fid", f"eval.weights={weights_file}", "eval.samples=12", "eval.reference_samples=24",

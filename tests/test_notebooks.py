@@ -21,7 +21,9 @@ def _orphaned_workers(since: float):
             and p.info["ppid"] == 1]
 
 
-@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+# The BAGAN-GP notebook trains a GAN per client: over a minute on 2 cores, so it runs in make test-slow.
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if "bagan" in n else n
+                                  for n in sorted(NOTEBOOKS)])
 def test_notebook_runs(name, tmp_path):
     import nbformat
     from nbclient import NotebookClient

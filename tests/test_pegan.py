@@ -265,6 +265,7 @@ def test_singular_value_monitor_flags_a_jump_in_the_generator(tmp_path):
     assert (tmp_path / "collapse.txt").is_file()
 
 
+@pytest.mark.slow  # (make test-slow) over a minute on 2 cores
 def test_pe_gan_trains_on_two_replicas(two_replicas):
     """Spectral norm's u, the 2C loss and the consistency draws under MirroredStrategy."""
     from keras_gens import registry

@@ -291,6 +291,7 @@ def test_each_stage_updates_only_its_networks():
                          "contiguity"}
 
 
+@pytest.mark.slow  # (make test-slow) over a minute on 2 cores
 def test_one_and_two_replicas_take_the_same_joint_step(two_replicas):
     from keras_gens import registry
     from keras_gens.models.base import DataInfo
