@@ -27,8 +27,8 @@ METRICS = (("occupancy_rel_error", "occupancy error (mean rel.)", 3), ("intensit
 
 INVESTIGATED = """**Why twice the smoke width.** An untrained generator fires every pixel: its tanh output starts
 near 0, about 127 ADU, far above the 7 ADU threshold, while a hitmap's empty pixels sit at exactly −1, so
-the occupancy has to be learned down. At the `--smoke` width (ch = 8) it stops coming down (the
-smoke-width row and curve): the generator paints a dim haze of pixels just above the threshold where the
+the occupancy has to be learned down. At the `--smoke` width (ch = 8) it levels off near twice the
+data's (the smoke-width row and curve): the generator paints a dim haze of pixels just above the threshold where the
 data has scattered bright ones, and the discriminator's hinge terms saturate (real scores above +1, fake
 ones below −1 in that run's `metrics.csv`). What we then tried, in runs of our own outside
 this command, one change at a time from that setting, with the occupancy taken after every 100 updates:
