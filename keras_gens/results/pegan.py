@@ -30,8 +30,9 @@ near 0, about 127 ADU, far above the 7 ADU threshold, while a hitmap's empty pix
 the occupancy has to be learned down. At the `--smoke` width (ch = 8) it levels off near twice the
 data's (the smoke-width row and curve): the generator paints a dim haze of pixels just above the threshold where the
 data has scattered bright ones, and the discriminator's hinge terms saturate (real scores above +1, fake
-ones below −1 in that run's `metrics.csv`). What we then tried, in runs of our own outside
-this command, one change at a time from that setting, with the occupancy taken after every 100 updates:
+ones below −1 in that run's `metrics.csv`). What we then tried, outside this command
+(`python tools/pegan_occupancy.py smoke|no_sn_last|hinge_only|ch16`), one change at a time from that
+setting, with the occupancy taken after every 100 updates:
 the generator in training mode (batch statistics) fires about as many pixels as in inference mode (moving
 statistics), so batch norm is not it; the generator's last convolution without spectral norm, and the
 hinge loss alone (no 2C loss, no consistency regularization), level off at the same height; PE-GAN at
