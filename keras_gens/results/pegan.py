@@ -63,7 +63,7 @@ def compared(model, data_cfg: dict, real=None) -> dict:
     from keras_gens.evaluate_pxd import real_hitmaps
     from keras_gens.metrics.pxd import compare
 
-    threshold = int(data_cfg.get("pxd_threshold", 7))
+    threshold = _threshold(data_cfg)
     real, sensors = real if real is not None else real_hitmaps(data_cfg, None, threshold)
     fake = model.generate_hitmaps(model.sample_latent(len(sensors), seed=1234), sensors)
     values = compare(real, sensors, fake, sensors, threshold)
@@ -73,6 +73,10 @@ def compared(model, data_cfg: dict, real=None) -> dict:
     out["occupancies"] = [np.nan_to_num(o).tolist() for o in values["occupancies"]]
     out["hitmaps"] = int(values["hitmaps"])
     return out
+
+
+def _threshold(data_cfg: dict) -> int:
+    return int(data_cfg.get("pxd_threshold", 7))
 
 
 def occupancy_curve(metrics_file, data_cfg: dict):
@@ -88,7 +92,7 @@ def occupancy_curve(metrics_file, data_cfg: dict):
 
         def on_epoch_end(self, epoch, logs=None):
             if self.real is None:
-                self.real = real_hitmaps(data_cfg, None, int(data_cfg.get("pxd_threshold", 7)))
+                self.real = real_hitmaps(data_cfg, None, _threshold(data_cfg))
             values = compared(self.model, data_cfg, self.real)
             metrics_csv.upsert(metrics_file, epoch + 1, {"fake_mean_occupancy": values["fake_mean_occupancy"],
                                                          "occupancy_rel_error": values["occupancy_rel_error"]})
