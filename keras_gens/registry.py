@@ -29,6 +29,8 @@ class ModelSpec:
     summary: str = ""
     config_file: str = ""
     choices: dict = field(default_factory=dict)
+    #: Config keys of this model that may change when a run resumes (re-ID: ``model.stage``).
+    resumable: tuple = ()
 
     @property
     def config_path(self) -> Path:
@@ -45,11 +47,12 @@ class ModelSpec:
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register(name: str, *, summary: str = "", config_file: str = "", choices: dict | None = None):
+def register(name: str, *, summary: str = "", config_file: str = "", choices: dict | None = None,
+             resumable=()):
     def decorator(builder):
         if name in _REGISTRY and _REGISTRY[name].builder is not builder:
             raise ValueError(f"model name '{name}' is registered twice")
-        _REGISTRY[name] = ModelSpec(name, builder, summary, config_file, dict(choices or {}))
+        _REGISTRY[name] = ModelSpec(name, builder, summary, config_file, dict(choices or {}), tuple(resumable))
         return builder
 
     return decorator

@@ -24,9 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tensorflow as tf
-import yaml
 
-import keras_gens
 from keras_gens import config as config_lib
 from keras_gens import data as data_lib
 from keras_gens import registry
@@ -37,13 +35,13 @@ from keras_gens.data.validate import describe, find_unreadable
 from keras_gens.distribute import is_chief, make_strategy, task_label
 from keras_gens.errors import DataError, DataMissing, RunDirError, TrainingDiverged
 from keras_gens.models.base import DataInfo
-from keras_gens.utils.io import atomic_write_text
+from keras_gens.run_dirs import latest_checkpoint, precision, write_run_info
 
 RESUME_MODES = ("auto", "never", "require")
 # Keys that may differ between a run and its resumption.
 RESUMABLE_CHANGES = ("train.epochs", "train.verbose", "train.jit_compile", "train.steps_per_execution",
                      "train.distribute", "train.devices", "samples.", "checkpoint.keep", "data.validate", "eval.",
-                     "model.stage", "train.precision")
+                     "train.precision")
 
 
 @dataclass
@@ -67,17 +65,15 @@ def resolve_config(name: str, *, config_file=None, data=None, overrides=(), smok
     return spec, spec.config(user_file=config_file, overrides=overrides, smoke=smoke)
 
 
-def latest_checkpoint(run_dir) -> str | None:
-    return tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints"))
-
-
-def _allowed_change(line: str) -> bool:
+def _allowed_change(line: str, resumable=()) -> bool:
     key = line.split(":", 1)[0]
-    return any(key == k or (k.endswith(".") and key.startswith(k)) for k in RESUMABLE_CHANGES)
+    return any(key == k or (k.endswith(".") and key.startswith(k)) for k in (*RESUMABLE_CHANGES, *resumable))
 
 
-def prepare_run_dir(run_dir: Path, cfg, resume: str, chief: bool) -> bool:
-    """Check the run directory against ``resume``; return whether to resume from it."""
+def prepare_run_dir(run_dir: Path, cfg, resume: str, chief: bool, resumable=()) -> bool:
+    """Check the run directory against ``resume``; return whether to resume from it.
+
+    ``resumable``: the model's own keys that may change between sessions (its registration's)."""
     if resume not in RESUME_MODES:
         raise RunDirError(f"--resume must be one of {', '.join(RESUME_MODES)}; got {resume!r}")
     checkpoint = latest_checkpoint(run_dir)
@@ -95,7 +91,7 @@ def prepare_run_dir(run_dir: Path, cfg, resume: str, chief: bool) -> bool:
     stored_file = run_dir / "config.yaml"
     if stored_file.is_file():
         stored = config_lib.load_yaml(stored_file)
-        changes = [d for d in config_lib.diff(stored, cfg.to_dict()) if not _allowed_change(d)]
+        changes = [d for d in config_lib.diff(stored, cfg.to_dict()) if not _allowed_change(d, resumable)]
         precisions = stored.get("train", {}).get("precision", "float32"), cfg.train.precision
         if (precisions[0] == "mixed_float16") != (precisions[1] == "mixed_float16"):
             # Loss scaling wraps the optimizers: their checkpointed state would not restore.
@@ -122,7 +118,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     strategy = make_strategy(cfg.train.distribute, cfg.train.devices)
     chief = is_chief()
     run_dir = Path(out) if out else default_run_dir(name, cfg, smoke)
-    resuming = prepare_run_dir(run_dir, cfg, resume, chief)
+    resuming = prepare_run_dir(run_dir, cfg, resume, chief, spec.resumable)
     # Non-chief workers of a cluster save into a scratch folder of their own, removed at the end.
     write_dir = run_dir if chief else run_dir / f".{task_label()}"
 
@@ -198,18 +194,6 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     return RunResult(run_dir, cfg, model, initial_epoch, epochs, history.history)
 
 
-@contextlib.contextmanager
-def precision(policy: str):
-    """Build layers under a Keras mixed-precision policy; each layer keeps the policy it was built with,
-    so the process-wide setting is restored afterwards (losses are float32 in every model)."""
-    previous = tf.keras.mixed_precision.global_policy()
-    tf.keras.mixed_precision.set_global_policy(policy)
-    try:
-        yield
-    finally:
-        tf.keras.mixed_precision.set_global_policy(previous)
-
-
 def group_for_replicas(dataset, batches: int, replicas: int):
     """Reorder each step's ``batches`` stacked batches so that replicas split every batch, not the stack.
 
@@ -248,7 +232,7 @@ def _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epo
     if model.draws_samples:
         callbacks.append(SampleGrid(run_dir / "samples", count=cfg.samples.count, every=cfg.samples.every,
                                     real_images=real, log_dir=run_dir / "logs", write=chief))
-    if hasattr(model, "encode"):
+    if model.encodes_images:
         heldout = data_lib.load_heldout(cfg.data).take(32, seed=cfg.train.seed + 2)["image"]
         callbacks.append(AutoencoderFigures(run_dir / "figures", heldout, seed=cfg.train.seed, write=chief))
     if chief:
@@ -291,50 +275,3 @@ def _naming_unreadable_files(source):
                     f"training stopped: {len(bad)} image(s) in {source.name} cannot be decoded:\n{describe(bad)}\n"
                     "Replace or delete them, or set data.on_error=skip with data.validate=full.") from exc
         raise
-
-
-def write_run_info(run_dir: Path, name: str, source):
-    """``run.yaml``: what export and generate need without re-reading the data."""
-    info = {
-        "model": name,
-        "image_shape": list(source.image_shape),
-        "num_classes": int(source.num_classes),
-        "class_names": [str(c) for c in source.class_names],
-        "value_range": list(source.value_range),
-        "data": source.name,
-        "num_examples": source.num_examples,
-        **({"class_prior": [float(p) for p in source.class_prior]} if getattr(source, "class_prior", None) else {}),
-        "versions": {"keras_gens": keras_gens.__version__, "tensorflow": tf.__version__},
-    }
-    atomic_write_text(run_dir / "run.yaml", yaml.safe_dump(info, sort_keys=False))
-
-
-def read_run_info(run_dir) -> dict:
-    run_dir = Path(run_dir)
-    info_file, config_file = run_dir / "run.yaml", run_dir / "config.yaml"
-    if not info_file.is_file() or not config_file.is_file():
-        raise RunDirError(f"{run_dir} is not a run directory (it needs run.yaml and config.yaml, "
-                          "which `python -m keras_gens.train` writes)")
-    return config_lib.load_yaml(info_file)
-
-
-def build_from_run(run_dir, *, restore=True, compute_precision=None):
-    """``(name, config, model, run_info)`` of a run directory, its latest checkpoint restored.
-
-    ``compute_precision``: build under this policy instead of the run's ``train.precision``
-    (the weights are float32 either way, so a float32 run can serve in bfloat16)."""
-    run_dir = Path(run_dir)
-    info = read_run_info(run_dir)
-    cfg = config_lib.Config.wrap(config_lib.load_yaml(run_dir / "config.yaml"))
-    spec = registry.get(info["model"])
-    prior = info.get("class_prior")
-    data_info = DataInfo(tuple(info["image_shape"]), int(info["num_classes"]), tuple(info["value_range"]),
-                         None if prior is None else tuple(prior))
-    with precision(compute_precision or cfg.train.get("precision", "float32")):
-        model = spec.build(cfg, data_info)
-    if restore:
-        path = latest_checkpoint(run_dir)
-        if path is None:
-            raise RunDirError(f"{run_dir} holds no checkpoint yet; train it first")
-        tf.train.Checkpoint(model=model).restore(path).expect_partial()
-    return info["model"], cfg, model, info

@@ -153,7 +153,7 @@ def test_bagan_gp_trains_through_the_runner_and_resumes_after_pretraining(tmp_pa
 @pytest.mark.parametrize("name", ["bagan_gp", "cgan"])
 def test_conditional_generators_export_with_their_class_prior(name, tmp_path):
     """The SavedModel takes (z, labels) and gives what the model gives; BAGAN's class prior travels with it."""
-    from keras_gens.export import export_model
+    from keras_gens.serving import export_model
 
     if name == "bagan_gp":
         model, _ = _build(name, SMALL + ["model.latent_prior=class_gaussian"])

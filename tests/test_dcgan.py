@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gens import export, registry, runner
+from keras_gens import registry, runner, serving
 from keras_gens.errors import ConfigError, UserError
 from keras_gens.layers.octave import FrequencyWeights, OctaveConv2D, multiply_adds
 from keras_gens.losses.adversarial import discriminator_loss, generator_loss
@@ -154,14 +154,14 @@ def test_all_six_generators_export_and_load_with_tensorflow_alone(tmp_path):
     paths = []
     for name in GANS:
         _, model = build(name, 32, "model.base_filters=4", channels=1)
-        paths.append(export.export_model(model, tmp_path / name))
+        paths.append(serving.export_model(model, tmp_path / name))
     result = sample_in_plain_tensorflow(paths, cwd=tmp_path)
     assert result["project"] == []
     assert all(shape == ["uint8", 2, 32, 32, 1] for shape in result["shapes"].values()), result
 
 
 def test_experiment_sets():
-    from keras_gens.ocgan import plan
+    from keras_gens.experiments.ocgan import plan
 
     assert [label for label, _, _ in plan("pair", ["wgan"])] == ["wgan", "wgan_oct"]
     assert [model for _, model, _ in plan("all", ["dcgan"])] == list(GANS[:1]) + ["dcgan_oct", "lsgan", "lsgan_oct",
@@ -174,7 +174,7 @@ def test_experiment_sets():
 
 
 def test_experiment_trains_with_one_budget_and_draws_the_comparison(tmp_path):
-    from keras_gens.ocgan import experiment
+    from keras_gens.experiments.ocgan import experiment
 
     rows = experiment("pair", ["dcgan"], out=tmp_path, smoke=True, metric="sharpness", samples=16,
                       overrides=["train.epochs=2", "train.verbose=0", "data.limit=128", "model.base_filters=4"],

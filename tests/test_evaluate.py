@@ -6,7 +6,7 @@ every code path is the real one, only the numbers are not published FIDs.
 import numpy as np
 import pytest
 
-from keras_gens import evaluate as evaluate_cli
+from keras_gens.cli import evaluate as evaluate_cli
 from keras_gens import evaluation, runner
 from keras_gens.metrics.frechet import FeatureMoments
 from keras_gens.metrics.inception import FeatureExtractor

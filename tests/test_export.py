@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gens import export, runner
+from keras_gens import run_dirs, runner, serving
 from keras_gens.errors import RunDirError
 from tests.helpers import SMALL_VAE, python_env, run_module
 
@@ -25,7 +25,7 @@ def trained_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def exported(trained_run):
-    return export.export_run(trained_run)
+    return serving.export_run(trained_run)
 
 
 TF_ONLY_SCRIPT = r"""
@@ -64,7 +64,7 @@ def test_export_loads_in_a_process_that_imports_only_tensorflow(trained_run, exp
     assert not [m for m in result["project_modules"] if m.startswith("keras_gens")]
 
     # The export computes what the trained model computes.
-    _, _, model, _ = runner.build_from_run(trained_run)
+    _, _, model, _ = run_dirs.build_from_run(trained_run)
     z = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(result["float_images"]), model.generate(z).numpy(), atol=1e-5)
 
@@ -89,17 +89,17 @@ def test_export_is_atomic_and_versioned(trained_run, exported, monkeypatch):
 
     monkeypatch.setattr(tf.saved_model, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        export.export_run(trained_run, target)
+        serving.export_run(trained_run, target)
     assert (target / "saved_model.pb").read_bytes() == before  # the old export is untouched
     assert sorted(p.name for p in target.parent.iterdir()) == ["1"]  # no temporary folder left behind
     monkeypatch.undo()
 
-    assert export.export_run(trained_run) == trained_run / "export" / "2"  # the next version
+    assert serving.export_run(trained_run) == trained_run / "export" / "2"  # the next version
 
 
 def test_export_refuses_a_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(RunDirError, match="not a run directory"):
-        export.export_run(tmp_path)
+        serving.export_run(tmp_path)
 
 
 def test_generate_from_an_export_and_from_a_run(trained_run, exported, tmp_path):
@@ -111,9 +111,9 @@ def test_generate_from_an_export_and_from_a_run(trained_run, exported, tmp_path)
     assert cv2.imread(str(files[0])).shape == (32, 32, 3)
     assert cv2.imread(str(tmp_path / "grid.png")).shape == (8 * 34 + 2, 8 * 34 + 2, 3)
 
-    from keras_gens.generate import generate
+    from keras_gens.sampling import write_samples
 
-    written = generate(trained_run, 3, tmp_path / "b")
+    written = write_samples(trained_run, 3, tmp_path / "b")
     assert [p.name for p in written] == ["00000.png", "00001.png", "00002.png"]
 
 

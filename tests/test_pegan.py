@@ -153,7 +153,7 @@ def test_pe_gan_networks_at_a_small_size_run():
 def test_a_bfloat16_generator_with_the_same_weights_stays_close_to_float32():
     """What `export --precision mixed_bfloat16` serves: the float32 weights computed in bfloat16."""
     from keras_gens.models.pegan import build_pegan_generator
-    from keras_gens.runner import precision
+    from keras_gens.run_dirs import precision
 
     def build():
         return build_pegan_generator((32, 96, 1), 40, latent_dim=16, embed_dim=8, ch=8, channels=(4, 2, 1, 1),
@@ -241,7 +241,7 @@ def test_a_train_step_gives_finite_losses_and_moves_both_networks(name):
 
 
 def test_singular_value_monitor_flags_a_jump_in_the_generator(tmp_path):
-    from keras_gens.callbacks import SingularValues
+    from keras_gens.models.hitmaps import SingularValues
 
     generator = tf.keras.Sequential([tf.keras.layers.Dense(8, input_shape=(4,)), tf.keras.layers.Dense(3)])
     discriminator = tf.keras.Sequential([tf.keras.layers.Dense(5, input_shape=(3,))])
@@ -293,7 +293,7 @@ def test_pe_gan_trains_on_two_replicas(two_replicas):
 
 
 def test_singular_values_measured_after_the_checkpoint_are_dropped_on_resume(tmp_path):
-    from keras_gens.callbacks import SingularValues
+    from keras_gens.models.hitmaps import SingularValues
 
     rows = [f"{step},generator,000:linear/kernel,{1 + step / 10}" for step in range(1, 6)]
     (tmp_path / "singular_values.csv").write_text("step,network,layer,sigma\n" + "\n".join(rows) + "\n")
@@ -307,7 +307,7 @@ def test_singular_values_measured_after_the_checkpoint_are_dropped_on_resume(tmp
 @pytest.mark.parametrize("steps_per_call,expected", [(1, [3, 6]), (2, [4, 6]), (4, [4, 8])])
 def test_singular_values_are_measured_every_n_steps_when_callbacks_see_every_kth(tmp_path, steps_per_call, expected):
     """train.steps_per_execution=k: batch callbacks run every k steps, and none of the measurements is lost."""
-    from keras_gens.callbacks import SingularValues
+    from keras_gens.models.hitmaps import SingularValues
 
     generator = tf.keras.Sequential([tf.keras.layers.Dense(3, input_shape=(2,))])
     monitor = SingularValues(tmp_path, {"generator": generator}, every=3, log=lambda *a: None)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gens import data, registry, runner
-from keras_gens.export import export_run
+from keras_gens import data, registry, run_dirs, runner
+from keras_gens.serving import export_run
 from keras_gens.errors import RunDirError
 from keras_gens.models.base import DataInfo
 from keras_gens.optim import descend, make_optimizer
@@ -25,7 +25,7 @@ def smoke_model(name, policy):
                  "pe_gan": ["data.source=synthetic_pxd", "model.d_steps=1"]}.get(name, [])
     cfg = spec.config(smoke=True, overrides=overrides + [f"train.precision={policy}"])
     source = data.load(cfg.data)
-    with runner.precision(cfg.train.precision):
+    with run_dirs.precision(cfg.train.precision):
         model = spec.build(cfg, DataInfo.of(source))
     batch = next(iter(source.training_dataset(int(cfg.train.batch_size) * model.batches_per_step, seed=0)))
     return model, batch
@@ -72,7 +72,7 @@ def test_a_bfloat16_run_trains_draws_samples_and_exports(tmp_path):
 
 
 def _tiny_dense(policy):
-    with runner.precision(policy):
+    with run_dirs.precision(policy):
         layer = tf.keras.layers.Dense(3, kernel_initializer="zeros")  # updates of 1e-8 show
         layer.build((None, 4))
         optimizer = make_optimizer({"name": "sgd", "learning_rate": 1.0})
@@ -138,7 +138,7 @@ def test_a_float16_run_trains_resumes_and_refuses_to_switch_loss_scaling(tmp_pat
     first = runner.train("vae", data="digits", out=out, overrides=[*overrides, "train.epochs=1"])
     scale = float(first.model.optimizer.loss_scale)
     assert scale < 2 ** 15  # the summed reconstruction error overflowed float16 at the initial scale
-    _, _, restored, _ = runner.build_from_run(out)
+    _, _, restored, _ = run_dirs.build_from_run(out)
     assert float(restored.optimizer.loss_scale) == scale  # the checkpoint holds the loss scale
     resumed = runner.train("vae", data="digits", out=out, overrides=[*overrides, "train.epochs=2"])
     assert int(resumed.model.step.numpy()) == 6 and np.isfinite(resumed.history["loss"][-1])
@@ -150,7 +150,7 @@ def test_our_leaky_relu_gives_tf_keras_results_without_the_slow_bfloat16_gradien
     from keras_gens.layers.activations import LeakyReLU
 
     x = tf.cast(tf.random.stateless_normal([4, 8, 8, 3], seed=[1, 2]), tf.bfloat16)
-    with runner.precision("mixed_bfloat16"):  # as the models build them
+    with run_dirs.precision("mixed_bfloat16"):  # as the models build them
         ours, reference = LeakyReLU(alpha=0.2), tf.keras.layers.LeakyReLU(alpha=0.2)
 
     @tf.function

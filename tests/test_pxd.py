@@ -106,7 +106,8 @@ def test_pe_gan_trains_exports_events_and_evaluates(tmp_path):
     import tensorflow as tf
     import yaml
 
-    from keras_gens import evaluate, pxd_events, runner
+    from keras_gens import runner
+    from keras_gens.cli import evaluate, pxd_events
 
     run = tmp_path / "run"
     # One block per stage and one D step: the same code paths in a graph that traces in half the time.

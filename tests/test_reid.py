@@ -333,8 +333,9 @@ def test_stage_settings_are_checked():
 
 
 def test_three_stages_resume_between_stages_evaluate_and_export(tmp_path, capsys):
-    from keras_gens import evaluate, runner
-    from keras_gens.export import export_run
+    from keras_gens import runner
+    from keras_gens.cli import evaluate
+    from keras_gens.serving import export_run
     from keras_gens.utils import metrics_csv
 
     data_dir = write_market_layout(tmp_path / "market", train_ids=8, test_ids=6, height=32, width=16)

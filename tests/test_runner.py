@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gens import runner
+from keras_gens import run_dirs, runner
 from keras_gens.errors import DataError, RunDirError, TrainingDiverged
 from keras_gens.utils import metrics_csv
 from tests.helpers import REPO, SMALL_VAE, python_env, random_images, run_module, write_image
@@ -43,7 +43,7 @@ def test_run_directory_contents_and_the_loss_drops(tmp_path):
 
 
 def weights_of(run_dir):
-    _, _, model, _ = runner.build_from_run(run_dir)
+    _, _, model, _ = run_dirs.build_from_run(run_dir)
     return model.get_weights()
 
 

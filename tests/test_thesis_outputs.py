@@ -4,7 +4,8 @@ import csv
 import numpy as np
 import pytest
 
-from keras_gens import compare, export, registry
+from keras_gens import registry, serving
+from keras_gens.experiments import thesis
 from keras_gens.figures import interpolate, interpolation_grid
 from keras_gens.models.base import DataInfo
 from tests.helpers import sample_in_plain_tensorflow, write_random_fid_weights
@@ -50,7 +51,7 @@ def test_interpolation_walks_the_straight_line_between_codes():
 
 def test_comparison_table_and_run_figures(tmp_path):
     weights = write_random_fid_weights(tmp_path / "fid.npz")
-    rows = compare.compare(["vae", "wae"], smoke=True, out=tmp_path,
+    rows = thesis.compare(["vae", "wae"], smoke=True, out=tmp_path,
                            overrides=["train.epochs=1", "train.steps_per_epoch=3", "train.verbose=0"],
                            n=40, pairs=4, fid="on", fid_weights=weights, log=lambda *_: None)
     assert [r["model"] for r in rows][:2] == ["vae", "wae"] and rows[2]["model"].startswith("(real held-out")
@@ -69,7 +70,7 @@ def test_comparison_table_and_run_figures(tmp_path):
 
 
 def test_all_four_decoders_export_and_load_with_tensorflow_alone(tmp_path):
-    paths = [export.export_model(small(name), tmp_path / name) for name in THESIS_MODELS]
+    paths = [serving.export_model(small(name), tmp_path / name) for name in THESIS_MODELS]
     result = sample_in_plain_tensorflow(paths, cwd=tmp_path, timeout=180)
     assert result["project"] == []
     assert all(shape == ["uint8", 2, 32, 32, 3] for shape in result["shapes"].values()), result

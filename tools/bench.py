@@ -43,7 +43,7 @@ def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int, pap
                    precision: str = "float32", per_call: int = 1) -> dict:
     import tensorflow as tf
 
-    from keras_gens import data, registry, runner
+    from keras_gens import data, registry, run_dirs, runner
     from keras_gens.models.base import DataInfo
 
     spec = registry.get(name)
@@ -58,7 +58,7 @@ def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int, pap
                 overrides.append(f"data.pk=[{paper_batch // 2}, 2]")
     cfg = spec.config(smoke=(size == "smoke"), overrides=overrides)
     source = data.load(cfg.data)
-    with runner.precision(precision):
+    with run_dirs.precision(precision):
         model = spec.build(cfg, DataInfo.of(source))
     # A step may consume several batches (a WGAN's critic steps): images/s counts what it consumes.
     step_batch = int(cfg.train.batch_size) * model.batches_per_step
@@ -177,7 +177,7 @@ def bench_export(name: str, size: str, batches: int) -> dict:
     import tensorflow as tf
 
     from keras_gens import registry
-    from keras_gens.export import export_model
+    from keras_gens.serving import export_model
     from keras_gens.models.base import DataInfo
 
     spec = registry.get(name)

@@ -35,7 +35,7 @@ PAPER_SECONDS = 6.0
 def paper_model(precision="float32", batch_size=16):
     from keras_gens import registry
     from keras_gens.models.base import DataInfo
-    from keras_gens.runner import precision as policy
+    from keras_gens.run_dirs import precision as policy
 
     spec = registry.get("pe_gan")
     cfg = spec.config(overrides=["data.source=synthetic_pxd", f"train.precision={precision}",
@@ -121,7 +121,7 @@ def main() -> int:
     import numpy as np
     import tensorflow as tf
 
-    from keras_gens.export import export_model
+    from keras_gens.serving import export_model
 
     rows = []
     flops = None

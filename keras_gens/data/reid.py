@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_gens.data.pipeline import FileSource, Preprocess
-from keras_gens.data.validate import IMAGE_EXTENSIONS
+from keras_gens.data.validate import IMAGE_EXTENSIONS, checked_file_source
 from keras_gens.errors import DataError, DataMissing
 
 NAME_PATTERN = re.compile(r"([-\d]+)_c(\d+)")
@@ -126,12 +126,10 @@ def read_split(kind: str, path, split: str) -> tuple[Path, list[Path], np.ndarra
 
 def loader(kind: str):
     def load(path, data_cfg, preprocess: Preprocess) -> ReIDSource:
-        from keras_gens.data.sources import _checked_file_source
-
         split = data_cfg["split"]
         root, paths, person_ids, camera_ids = read_split(kind, path, split)
         identities, labels = np.unique(person_ids, return_inverse=True)
-        source = _checked_file_source(
+        source = checked_file_source(
             f"{kind}:{root} ({split})", paths, labels, data_cfg, preprocess, num_classes=len(identities),
             class_names=[str(i) for i in identities], source_class=ReIDSource,
             per_example={"person_ids": person_ids, "camera_ids": camera_ids})

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from keras_gens._env import keras_home, offline
-from keras_gens.data.pipeline import ArraySource, DataSource, FileSource, Preprocess
-from keras_gens.data.validate import IMAGE_EXTENSIONS, describe, find_unreadable
+from keras_gens.data.pipeline import ArraySource, DataSource, Preprocess
+from keras_gens.data.validate import IMAGE_EXTENSIONS, checked_file_source
 from keras_gens.errors import DataError, DataMissing
 
 SPEC_HELP = (
@@ -234,34 +234,6 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
 
 
-def _checked_file_source(name, paths, labels, data_cfg, preprocess, num_classes=0, class_names=(), *,
-                         source_class=FileSource, per_example=None) -> FileSource:
-    """Drop or refuse unreadable files (data.validate, data.on_error) and build the source.
-
-    ``per_example``: further arrays aligned with ``paths`` (fields of ``source_class``), kept aligned.
-    """
-    paths = [str(p) for p in paths]
-    labels = np.asarray(labels, np.int32)
-    per_example = dict(per_example or {})
-    bad = find_unreadable(paths, data_cfg["validate"], desc=f"checking {name}")
-    if bad and data_cfg["on_error"] == "fail":
-        raise DataError(
-            f"{len(bad)} of {len(paths)} images in {name} cannot be read:\n{describe(bad)}\n"
-            "Replace or delete them, or set data.on_error=skip to train without them.")
-    skipped = [p for p, _ in bad]
-    if bad:
-        unreadable = set(skipped)
-        keep = np.array([p not in unreadable for p in paths])
-        paths = [p for p, k in zip(paths, keep) if k]
-        labels = labels[keep]
-        per_example = {k: v[keep] for k, v in per_example.items()}
-        print(f"warning: skipped {len(bad)} unreadable images in {name} (data.on_error=skip):\n{describe(bad, 5)}")
-    if not paths:
-        raise DataError(f"no readable images left in {name}")
-    return source_class(name=name, paths=paths, labels=labels, num_classes=num_classes,
-                        class_names=list(class_names), preprocess=preprocess, skipped=skipped, **per_example)
-
-
 def load_folder(path, data_cfg, preprocess: Preprocess) -> DataSource:
     """A folder of images: sub-folders are classes (sorted names), or a flat folder is unlabelled."""
     if not path:
@@ -281,11 +253,11 @@ def load_folder(path, data_cfg, preprocess: Preprocess) -> DataSource:
         paths = [p for _, files in per_class for p in files]
         labels = [i for i, (_, files) in enumerate(per_class) for _ in files]
         names = [n for n, _ in per_class]
-        return _checked_file_source(f"folder:{root}", paths, labels, data_cfg, preprocess,
+        return checked_file_source(f"folder:{root}", paths, labels, data_cfg, preprocess,
                                     num_classes=len(names), class_names=names)
     if not loose:
         raise DataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {root} or its sub-folders")
-    return _checked_file_source(f"folder:{root}", loose, np.zeros(len(loose)), data_cfg, preprocess)
+    return checked_file_source(f"folder:{root}", loose, np.zeros(len(loose)), data_cfg, preprocess)
 
 
 CELEBA_URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
@@ -324,7 +296,7 @@ def load_celeba(path, data_cfg, preprocess: Preprocess) -> DataSource:
         paths = sorted(images_dir.glob("*.jpg"))
     if not paths:
         raise DataError(f"CelebA split '{split}' is empty in {root}")
-    return _checked_file_source(f"celeba:{root}", paths, np.zeros(len(paths)), data_cfg, preprocess)
+    return checked_file_source(f"celeba:{root}", paths, np.zeros(len(paths)), data_cfg, preprocess)
 
 
 COVID_URL = "https://www.kaggle.com/datasets/tawsifurrahman/covid19-radiography-database"
@@ -356,7 +328,7 @@ def load_covid(path, data_cfg, preprocess: Preprocess) -> DataSource:
         raise DataError(f"{root} holds one class folder ({per_class[0][0]}); the data set has four: {missing}")
     paths = [p for _, files in per_class for p in files]
     labels = [i for i, (_, files) in enumerate(per_class) for _ in files]
-    return _checked_file_source(f"covid:{root}", paths, labels, data_cfg, preprocess,
+    return checked_file_source(f"covid:{root}", paths, labels, data_cfg, preprocess,
                                 num_classes=len(per_class), class_names=[n for n, _ in per_class])
 
 
@@ -375,12 +347,19 @@ LOADERS = {
 }
 
 
+def _load_synthetic_reid(path, data_cfg, preprocess):
+    # Imported on use: `python -m keras_gens.data.synthetic_reid` must find it not yet imported.
+    from keras_gens.data import synthetic_reid
+
+    return synthetic_reid.load_synthetic_reid(path, data_cfg, preprocess)
+
+
 def _register_reid_loaders():
-    from keras_gens.data import reid, synthetic_reid
+    from keras_gens.data import reid
 
     for kind in reid.LAYOUTS:
         LOADERS[kind] = reid.loader(kind)
-    LOADERS["synthetic_reid"] = synthetic_reid.load_synthetic_reid
+    LOADERS["synthetic_reid"] = _load_synthetic_reid
 
 
 def _register_pxd_loaders():

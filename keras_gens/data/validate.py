@@ -11,6 +11,10 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Sequence
 
+import numpy as np
+
+from keras_gens.data.pipeline import FileSource
+from keras_gens.errors import DataError
 from keras_gens.utils.progress import progress
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -71,3 +75,31 @@ def describe(bad: list[tuple[str, str]], limit: int = 10) -> str:
     if len(bad) > limit:
         lines.append(f"  ... and {len(bad) - limit} more")
     return "\n".join(lines)
+
+
+def checked_file_source(name, paths, labels, data_cfg, preprocess, num_classes=0, class_names=(), *,
+                        source_class=FileSource, per_example=None) -> FileSource:
+    """Drop or refuse unreadable files (data.validate, data.on_error) and build the source.
+
+    ``per_example``: further arrays aligned with ``paths`` (fields of ``source_class``), kept aligned.
+    """
+    paths = [str(p) for p in paths]
+    labels = np.asarray(labels, np.int32)
+    per_example = dict(per_example or {})
+    bad = find_unreadable(paths, data_cfg["validate"], desc=f"checking {name}")
+    if bad and data_cfg["on_error"] == "fail":
+        raise DataError(
+            f"{len(bad)} of {len(paths)} images in {name} cannot be read:\n{describe(bad)}\n"
+            "Replace or delete them, or set data.on_error=skip to train without them.")
+    skipped = [p for p, _ in bad]
+    if bad:
+        unreadable = set(skipped)
+        keep = np.array([p not in unreadable for p in paths])
+        paths = [p for p, k in zip(paths, keep) if k]
+        labels = labels[keep]
+        per_example = {k: v[keep] for k, v in per_example.items()}
+        print(f"warning: skipped {len(bad)} unreadable images in {name} (data.on_error=skip):\n{describe(bad, 5)}")
+    if not paths:
+        raise DataError(f"no readable images left in {name}")
+    return source_class(name=name, paths=paths, labels=labels, num_classes=num_classes,
+                        class_names=list(class_names), preprocess=preprocess, skipped=skipped, **per_example)

@@ -52,6 +52,10 @@ class GenerativeModel(tf.keras.Model):
     draws_samples: bool = True
     #: The setting that decides how long training runs (``planned_epochs``), for messages.
     epochs_setting: str = "train.epochs"
+    #: Auto-encoders (``encode``): the runner draws their reconstructions and interpolations.
+    encodes_images: bool = False
+    #: PXD hitmap generators (``generate_hitmaps``): the PXD evaluation and the ``event`` export take them.
+    generates_hitmaps: bool = False
 
     def __init__(self, *, latent_dim: int, value_range=(0.0, 1.0), num_classes: int = 0, seed: int = 0,
                  **kwargs):
@@ -114,3 +118,12 @@ class GenerativeModel(tf.keras.Model):
 
         ``examples``: a few fixed training images, for pictures drawn during training."""
         return []
+
+    def serving_signatures(self):
+        """``(tf.Module, {name: concrete function})`` for models whose export is not a sample generator
+        (re-ID: templates and masks); None for the standard signatures of keras_gens.serving."""
+        return None
+
+    def extra_serving_signatures(self, module) -> dict:
+        """Signatures added to the standard export (PXD hitmap generators: hitmaps, whole events)."""
+        return {}

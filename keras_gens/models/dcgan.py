@@ -207,8 +207,6 @@ class DCGAN(GenerativeModel):
     def training_callbacks(self, run_dir, write=True, examples=None) -> list:
         if not self.beta_schedule or not any(isinstance(m, FrequencyWeights) for m in self.submodules):
             return []
-        from keras_gens.callbacks import BetaSchedule
-
         return [BetaSchedule(self.beta_schedule, figure=run_dir / "figures" / "beta_schedule.png", write=write)]
 
 
@@ -249,3 +247,30 @@ def _register(name):
 
 for _name in _SUMMARIES:
     _register(_name)
+
+
+class BetaSchedule(tf.keras.callbacks.Callback):
+    """Sets OC-GAN's β_H, β_L in every ``FrequencyWeights`` layer at the start of each epoch,
+    records them in the epoch's logs, and draws the whole schedule to a PNG when training starts."""
+
+    def __init__(self, schedule: dict, *, figure=None, write=True):
+        super().__init__()
+        self.schedule, self.figure, self.write = dict(schedule), figure, write
+
+    def on_train_begin(self, logs=None):
+        from keras_gens.beta_schedules import beta_values, plot_schedule
+
+        beta_values(self.schedule, 0, 1)  # an unknown schedule name fails before the first step
+        if self.write and self.figure is not None:
+            plot_schedule(self.schedule, self.params.get("epochs", 1), self.figure)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from keras_gens.beta_schedules import beta_values
+        from keras_gens.layers.octave import set_frequency_weights
+
+        self.current = beta_values(self.schedule, epoch, self.params.get("epochs", 1))
+        set_frequency_weights(self.model, *self.current)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["beta_high"], logs["beta_low"] = self.current

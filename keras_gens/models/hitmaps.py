@@ -1,6 +1,6 @@
 """What the PXD hitmap generators (``pe_gan``, ``wgan_gp_cond``) share: the 40-sensor prior and the export.
 
-Besides the export's usual signatures (``keras_gens.export``), a hitmap generator exports
+Besides the export's usual signatures (``keras_gens.serving``), a hitmap generator exports
     hitmaps  z: float32 [N, latent], sensor_ids: int32 [N] (1–40)
              -> hitmaps: uint8 [N, 250, 768] ADU, below-threshold pixels zeroed, padding rows cut
     event    seed: int64 [] -> hitmaps: uint8 [40, 250, 768], sensor_ids: int32 [40]  (one full event)
@@ -10,12 +10,15 @@ hitmap in float32, so a whole event at once would need 6 GB.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import tensorflow as tf
 
 from keras_gens.data.pxd import SENSORS, THRESHOLD_ADU, kept_rows, to_hitmaps, unit_to_adu
 from keras_gens.models.base import compile_settings
 from keras_gens.optim import descend, make_optimizer
+from keras_gens.utils.io import atomic_write_text
 
 EVENT_CHUNK = 8
 
@@ -25,6 +28,7 @@ class HitmapModel:
     a generator and a discriminator with one optimizer each, ``self.trackers`` {name: Mean}."""
 
     threshold_adu: int = THRESHOLD_ADU
+    generates_hitmaps = True
 
     def compile(self, g_optimizer, d_optimizer, **kwargs):
         super().compile(**kwargs)
@@ -58,8 +62,6 @@ class HitmapModel:
         return self
 
     def training_callbacks(self, run_dir, write=True, examples=None) -> list:
-        from keras_gens.callbacks import SingularValues
-
         return [SingularValues(run_dir, {"generator": self.generator, "discriminator": self.discriminator},
                                every=self.singular_values_every, jump=self.collapse_ratio,
                                stop=self.stop_on_collapse, write=write)]
@@ -118,3 +120,132 @@ def standardized_prior(class_prior, num_classes: int) -> np.ndarray:
         raise ValueError(f"class_prior has {s.shape} values for {num_classes} classes")
     spread = s.std()
     return ((s - s.mean()) / spread if spread > 0 else s * 0).astype(np.float32)
+
+
+class SingularValues(tf.keras.callbacks.Callback):
+    """The largest singular value σ₀ of every weight matrix of the watched networks, over training.
+
+    Every ``every`` training steps: σ₀ of each kernel (viewed as [fan_in, units]; the raw weight, not
+    its spectrally normalized use) by warm-started power iteration, appended to
+    ``singular_values.csv`` (step, network, layer, sigma) and drawn in ``figures/singular_values.png``
+    (one panel per network, as PE-GAN's Figure 2 and BigGAN's).  The epoch's largest σ₀ per network
+    joins the logs (``sigma_generator``, …), so TensorBoard and metrics.csv show it.
+
+    Collapse shows as a sudden change: a generator layer whose σ₀ grows by more than ``jump``× between
+    two measurements, or a discriminator layer whose σ₀ falls by more than ``jump``×, is reported
+    (``collapse.txt``), and with ``stop`` training stops there (the paper's early stopping).
+    """
+
+    def __init__(self, run_dir, networks: dict, *, every: int = 100, jump: float = 2.0, stop: bool = False,
+                 iterations: int = 20, write: bool = True, log=print):
+        super().__init__()
+        self.run_dir, self.networks = Path(run_dir), dict(networks)
+        self.every, self.jump, self.stop = max(int(every), 1), float(jump), bool(stop)
+        self.iterations, self.write, self.log = int(iterations), write, log
+        self.csv_path = self.run_dir / "singular_values.csv"
+        self._u, self._last, self._epoch_max = {}, {}, {}
+        self.collapses = []
+        self._seen_step = None
+
+    def matrices(self):
+        for network, model in self.networks.items():
+            for index, weight in enumerate(model.weights):
+                name = weight.name.split(":")[0]
+                if weight.shape.rank is not None and weight.shape.rank >= 2 and name.rsplit("/", 1)[-1] in (
+                        "kernel", "embeddings"):
+                    # Sub-layers' weight names repeat across blocks: the position makes them unique.
+                    yield network, f"{index:03d}:{name}", weight
+
+    def measure(self) -> dict:
+        from keras_gens.layers.spectral import power_iteration
+
+        sigmas = {}
+        for network, name, weight in self.matrices():
+            u = self._u.get(name)
+            # Warm-started from the last measurement, a few iterations suffice; the first needs more.
+            iterations = self.iterations if u is not None else 5 * self.iterations
+            sigmas[(network, name)], self._u[name] = power_iteration(weight.numpy(), u, iterations)
+        return sigmas
+
+    def on_train_begin(self, logs=None):
+        self._seen_step = step = int(self.model.step.numpy())
+        # A resumed run redoes the steps after its checkpoint: drop what was measured there.
+        if self.write and self.csv_path.is_file():
+            header, *rows = self.csv_path.read_text().splitlines()
+            kept = [r for r in rows if int(r.split(",", 1)[0]) <= step]
+            if len(kept) < len(rows):
+                atomic_write_text(self.csv_path, "\n".join([header, *kept]) + "\n")
+
+    def on_train_batch_end(self, batch, logs=None):
+        # With train.steps_per_execution > 1 this runs every few steps: measure when a multiple of
+        # ``every`` was passed since the last call, not only when the step is one.
+        step = int(self.model.step.numpy())
+        previous = step - 1 if self._seen_step is None else self._seen_step
+        self._seen_step = step
+        if step // self.every > previous // self.every:
+            self.record(step)
+
+    def record(self, step: int):
+        sigmas = self.measure()
+        rows = []
+        for (network, name), sigma in sigmas.items():
+            rows.append(f"{step},{network},{name},{sigma:.6g}")
+            self._epoch_max[network] = max(self._epoch_max.get(network, 0.0), sigma)
+            previous = self._last.get(name)
+            if previous:
+                ratio = sigma / previous
+                grew = network == "generator" and ratio > self.jump
+                fell = network != "generator" and ratio < 1.0 / self.jump
+                if grew or fell:
+                    self.flag(step, network, name, previous, sigma)
+            self._last[name] = sigma
+        if self.write:
+            new = not self.csv_path.is_file()
+            self.csv_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.csv_path, "a") as f:
+                f.write(("step,network,layer,sigma\n" if new else "") + "\n".join(rows) + "\n")
+
+    def flag(self, step, network, name, previous, sigma):
+        message = (f"step {step}: the largest singular value of {network} {name} went from {previous:.4g} to "
+                   f"{sigma:.4g} ({sigma / previous:.2f}x): a sign of collapse")
+        self.collapses.append(message)
+        self.log(f"warning: {message}" + ("; stopping (model.singular_values.stop_on_collapse)" if self.stop else ""))
+        if self.write:
+            with open(self.run_dir / "collapse.txt", "a") as f:
+                f.write(message + "\n")
+        if self.stop:
+            self.model.stop_training = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_max = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._epoch_max:  # fewer steps than `every` this epoch: measure once at its end
+            self.record(int(self.model.step.numpy()))
+        if logs is not None:
+            for network, sigma in self._epoch_max.items():
+                logs[f"sigma_{network}"] = sigma
+        if self.write:
+            self.plot()
+
+    def plot(self):
+        from keras_gens.utils.plots import new_figure, save_figure
+
+        if not self.csv_path.is_file():
+            return
+        series: dict = {}
+        for line in self.csv_path.read_text().splitlines()[1:]:
+            step, network, name, sigma = line.split(",")
+            series.setdefault(network, {}).setdefault(name, ([], []))
+            series[network][name][0].append(int(step))
+            series[network][name][1].append(float(sigma))
+        fig, axes = new_figure(figsize=(6 * len(series), 4), ncols=len(series), squeeze=False)
+        for ax, (network, layers) in zip(axes[0], series.items()):
+            for name, (steps, sigmas) in layers.items():
+                ax.plot(steps, sigmas, linewidth=0.8)
+            ax.set_title(f"{network}: largest singular value per layer ({len(layers)})")
+            ax.set_xlabel("training step")
+            ax.set_ylabel("σ₀")
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        save_figure(fig, self.run_dir / "figures" / "singular_values.png")

@@ -19,6 +19,8 @@ pixel becomes 0, the ImageNet mean colour.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import tensorflow as tf
 
@@ -130,8 +132,6 @@ class ReIDModel(GenerativeModel):
         return STAGE_TITLES[stage]
 
     def training_callbacks(self, run_dir, write=True, examples=None) -> list:
-        from keras_gens.callbacks import MaskFigures, StageSchedule
-
         callbacks = [StageSchedule()]
         if examples is not None:
             callbacks.append(MaskFigures(run_dir / "samples", examples[:8], log_dir=run_dir / "logs", write=write))
@@ -210,7 +210,7 @@ class ReIDModel(GenerativeModel):
 
     # -- export
     def serving_signatures(self):
-        """(module, signatures) for ``keras_gens.export``: templates and masks for uint8 or [0, 1] images."""
+        """(module, signatures) for ``keras_gens.serving``: templates and masks for uint8 or [0, 1] images."""
         return _serving_module(self)
 
 
@@ -258,7 +258,8 @@ def _check_sizes(image_shape, factor=16):
 
 
 @register("reid", summary="Person re-ID: ResNet-50 extractor + U-Net attention masks, triplet loss in 3 stages",
-          choices={"data.split": ["train"], "data.sampler": ["pk"], "model.stage": [*STAGES, "all"]})
+          choices={"data.split": ["train"], "data.sampler": ["pk"], "model.stage": [*STAGES, "all"]},
+          resumable=("model.stage",))  # a later session may train another stage of the same run
 def build_reid(cfg, data: DataInfo) -> ReIDModel:
     m = cfg.model
     image_shape = tuple(data.image_shape)
@@ -299,3 +300,61 @@ def mask_grid(images, hidden, masks) -> np.ndarray:
     rows = np.concatenate([np.asarray(images, np.float32), np.asarray(hidden, np.float32),
                            np.repeat(np.asarray(masks, np.float32), 3, axis=-1)])
     return make_grid(to_uint8(rows), ncols=len(images))
+
+
+# -- the model's own callbacks
+
+
+class StageSchedule(tf.keras.callbacks.Callback):
+    """For models trained in stages (``reid``): at each stage's first epoch, switch the model's stage
+    and trace its train step anew; each epoch's logs record the stage (1, 2, 3)."""
+
+    def __init__(self, log=print):
+        super().__init__()
+        self.log = log
+
+    def on_train_begin(self, logs=None):
+        self._announced = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        model = self.model
+        stage = model.stage_at(epoch)
+        if stage != self._announced:
+            self._announced = stage
+            first, end = model.bounds[stage]
+            self.log(f"stage {model.stage_number(stage)}/3, {stage}: {model.stage_title(stage)}, "
+                     f"epochs {first + 1}-{end}")
+        if stage != model.current_stage:
+            model.current_stage = stage
+            model.make_train_function(force=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["stage"] = self.model.stage_number(self.model.current_stage)
+
+
+class MaskFigures(tf.keras.callbacks.Callback):
+    """After each epoch of a stage that trains masks: ``samples/masks_NNNN.png`` (the paper's Figure 1 for
+    fixed training images: originals, the same with their top 30% hidden, the masks), also to TensorBoard."""
+
+    def __init__(self, out_dir, images, *, log_dir=None, every=1, write=True):
+        super().__init__()
+        self.out_dir, self.images, self.log_dir = Path(out_dir), np.asarray(images), log_dir
+        self.every, self.write = int(every), write
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.model.current_stage == "extractor" or not self.every or (epoch + 1) % self.every:
+            return
+        grid = mask_figure(self.model, self.images)
+        if not self.write:
+            return
+        from keras_gens.utils.images import save_png
+
+        save_png(self.out_dir / f"masks_{epoch + 1:04d}.png", grid)
+        if self.log_dir is not None:
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(str(Path(self.log_dir) / "samples"))
+            with self._writer.as_default():
+                tf.summary.image("masks", grid[None], step=epoch + 1)
+            self._writer.flush()

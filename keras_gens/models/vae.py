@@ -88,6 +88,8 @@ def start_size(image_shape, upsamplings: int, family: str) -> tuple[int, int]:
 class VAE(GenerativeModel):
     """Gaussian encoder, Gaussian decoder N(G(z), σ_G²·I), standard normal prior."""
 
+    encodes_images = True
+
     def __init__(self, encoder, decoder, *, latent_dim, decoder_variance=0.5, kl_weight=1.0, seed=0, **kwargs):
         super().__init__(latent_dim=latent_dim, value_range=(0.0, 1.0), seed=seed, **kwargs)
         self.encoder = encoder

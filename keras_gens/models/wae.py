@@ -78,6 +78,8 @@ class WAE(GenerativeModel):
     """Deterministic encoder and decoder; the latent codes are pushed towards the prior by
     an adversarial (``penalty="gan"``) or MMD (``penalty="mmd"``) penalty of weight λ."""
 
+    encodes_images = True
+
     def __init__(self, encoder, decoder, discriminator=None, *, latent_dim, prior_stddev=1.414, penalty="gan",
                  penalty_weight=1.0, reconstruction_weight=1.0, seed=0, **kwargs):
         super().__init__(latent_dim=latent_dim, value_range=(0.0, 1.0), seed=seed, **kwargs)

@@ -1,31 +1,10 @@
-"""``python -m keras_gens.results``: does each model learn what its paper claims?
-
-    python -m keras_gens.results [wae ocgan fedgan reid pegan] [--budget quick|full] [--seeds N]
-                                 [--out DIR] [--report FILE]
-
-Trains what each experiment needs (ordinary run directories under ``--out``, default
-``runs/results``; re-running resumes them and re-uses what was already measured), measures each
-paper's claims, and rewrites the experiment's section of ``--report`` (default ``RESULTS.md``)
-with its tables and figures (``docs/results/`` beside the report).  Progress lines name the run,
-the epoch and an estimate of the time left.
-
-Experiments:
-    wae      WAE-ResNet thesis: VAE, VAE-ResNet, WAE, WAE-ResNet on mnist5k (Tables 4.3-4.5, Figs 4.1-4.3)
-    ocgan    OC-GAN: the six GANs, RAMP and COMBI on mnist5k, FID every epoch (Figs 2/6), collapses
-    fedgan   B²-FedGAN: the federated grid on mnist5k and digits (Tables 2/3), GAN images' classes
-    reid     attention-mask re-ID on the synthetic_reid stand-in: stage 1 vs all three stages
-    pegan    PE-GAN vs the WGAN-GP baseline on synthetic_pxd (occupancy, intensity, Fréchet; Figs 3/4)
-
-Budgets: ``quick`` (the default; aimed at an hour on 2 CPU cores, longer today:
-RESULTS.md gives the measured time), ``full`` (hours), ``tiny``
-(seconds per experiment: checks the pipeline only, its numbers mean nothing).  FID needs the
-standard weights: ``make fid-weights``.
-"""
+"""Does each model learn what its paper claims?  The experiments behind RESULTS.md, one module per
+paper (``thesis``, ``ocgan``, ``fedgan``, ``reid``, ``pegan``), ``common`` for what they share and
+``report`` for the file.  The command, its experiments and budgets: ``python -m keras_gens.results
+--help`` (keras_gens.cli.results)."""
 from __future__ import annotations
 
-import argparse
 import importlib
-import sys
 from pathlib import Path
 
 EXPERIMENTS = ("wae", "ocgan", "fedgan", "reid", "pegan")
@@ -36,25 +15,9 @@ def experiment_module(key: str):
     return importlib.import_module(f"keras_gens.results.{MODULES[key]}")
 
 
-def parse_args(argv):
-    from keras_gens.results.common import BUDGETS
-
-    parser = argparse.ArgumentParser(prog="python -m keras_gens.results", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
-                        help=f"any of {', '.join(EXPERIMENTS)} (default: all)")
-    parser.add_argument("--budget", default="quick", choices=BUDGETS)
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per compared setting (default 3)")
-    parser.add_argument("--out", default="runs/results", help="folder of the runs (default runs/results)")
-    parser.add_argument("--report", default="RESULTS.md", help="the report to (re)write (default RESULTS.md)")
-    args = parser.parse_args(argv)
-    unknown = [e for e in args.experiments if e not in EXPERIMENTS]
-    if unknown:
-        parser.error(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
-    return args
-
-
 def run(args, argv, log=print) -> int:
+    """Run the chosen experiments (``args``: what ``keras_gens.cli.results.parse_args`` gives) and rewrite
+    their sections of the report; ``argv`` is recorded in it as the command that made it."""
     from keras_gens.results import report
     from keras_gens.results.common import Context, format_seconds
 
@@ -74,11 +37,3 @@ def run(args, argv, log=print) -> int:
         log(f"[results] {key} written to {report_file} ({format_seconds(section.seconds)} measured)")
     log(f"[results] done in {ctx.progress.estimate().split(',')[0]}: {report_file}, figures in {figures}")
     return 0
-
-
-def main(argv=None) -> int:
-    from keras_gens.cli import run_cli
-
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parse_args(argv)
-    return run_cli(lambda: run(args, argv))

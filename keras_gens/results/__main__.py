@@ -1,9 +1,10 @@
-"""``python -m keras_gens.results``: see ``keras_gens.results``."""
-import os
-import sys
+"""``python -m keras_gens.results``: the command is keras_gens.cli.results."""
+if __name__ == "__main__":
+    import os
+    import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_gens.results import main  # noqa: E402
+    from keras_gens.cli.results import main
 
-sys.exit(main())
+    sys.exit(main())

@@ -144,7 +144,7 @@ class Context:
         ``checkpoint``: the checkpoint the measurement must be of (its file name); if it is not the
         latest and was not measured when it was, the run has gone past it and the error says so."""
         from keras_gens.errors import RunDirError
-        from keras_gens.runner import latest_checkpoint
+        from keras_gens.run_dirs import latest_checkpoint
         from keras_gens.utils.io import atomic_write_text
 
         run_dir = Path(run_dir)

@@ -27,7 +27,7 @@ SETTINGS = {  # an "epoch" is steps_per_epoch generator updates of batch 32 (32x
 
 def runs(ctx) -> list:
     """(label, model, overrides): the six models, then DCGAN-OCT with RAMP and COMBI (the paper's Fig. 6)."""
-    from keras_gens.ocgan import PAPER_VARIANTS, plan
+    from keras_gens.experiments.ocgan import PAPER_VARIANTS, plan
 
     chosen = plan("all", ())
     chosen += [(f"dcgan_{v}", "dcgan_oct", PAPER_VARIANTS[v]) for v in ("RAMP", "COMBI")]
@@ -50,7 +50,7 @@ def collapses(curve: dict) -> int:
 
 
 def run(ctx) -> Section:
-    from keras_gens.ocgan import choose_metric
+    from keras_gens.experiments.ocgan import choose_metric
     from keras_gens.results.figures import band_plot, montage
     from keras_gens.utils import metrics_csv
     from keras_gens.utils.tables import markdown_table

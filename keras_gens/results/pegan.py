@@ -60,7 +60,7 @@ def score(result) -> dict:
 
 def compared(model, data_cfg: dict, real=None) -> dict:
     """The generated hitmaps against the test split's (``real``: its ``real_hitmaps``, when at hand)."""
-    from keras_gens.evaluate_pxd import real_hitmaps
+    from keras_gens.evaluation.pxd import real_hitmaps
     from keras_gens.metrics.pxd import compare
 
     threshold = _threshold(data_cfg)
@@ -84,7 +84,7 @@ def occupancy_curve(metrics_file, data_cfg: dict):
     the run's ``metrics.csv``: whether the gap closes with training or stalls is then on record."""
     import tensorflow as tf
 
-    from keras_gens.evaluate_pxd import real_hitmaps
+    from keras_gens.evaluation.pxd import real_hitmaps
     from keras_gens.utils import metrics_csv
 
     class OccupancyCurve(tf.keras.callbacks.Callback):

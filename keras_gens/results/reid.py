@@ -28,7 +28,7 @@ def planned_runs(ctx) -> int:
 def score(run_dir) -> dict:
     """mAP and CMC of a run's latest checkpoint on its data's query/gallery split."""
     from keras_gens import data as data_lib
-    from keras_gens.evaluate_reid import Templates, extract
+    from keras_gens.evaluation.reid import Templates, extract
     from keras_gens.metrics.reid import evaluate_features
 
     templates = Templates(run_dir)
@@ -156,7 +156,7 @@ def _counts(data_cfg) -> str:
 
 
 def _mask_picture(run_dir, path):
-    from keras_gens.evaluate_reid import Templates
+    from keras_gens.evaluation.reid import Templates
     from keras_gens import data as data_lib
     from keras_gens.utils.images import save_png
 

@@ -49,7 +49,7 @@ def planned_runs(ctx) -> int:
 
 def run(ctx) -> Section:
     from keras_gens import data as data_lib
-    from keras_gens.compare import evaluate_autoencoder, fid_extractor
+    from keras_gens.experiments.thesis import evaluate_autoencoder, fid_extractor
     from keras_gens.evaluation import reference_features, source_images
 
     s = SETTINGS[ctx.budget]

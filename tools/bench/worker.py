@@ -41,7 +41,7 @@ def tf_step(case: str):
     else:
         from keras_gens import registry
         from keras_gens.models.base import DataInfo
-        from keras_gens.runner import precision
+        from keras_gens.run_dirs import precision
 
         overrides = ["data.source=digits", f"data.image_size={side}", "data.crop=null", f"train.batch_size={batch}"]
         if case == "wae_smoke":

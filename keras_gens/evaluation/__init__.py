@@ -35,6 +35,7 @@ from keras_gens.metrics.kid import kernel_inception_distance
 from keras_gens.metrics.sharpness import gradient_sharpness, laplacian_variance
 from keras_gens.utils.images import to_uint8
 from keras_gens.utils.io import atomic_write_bytes
+from keras_gens.run_dirs import is_run_dir, read_run_info, saved_model_dir
 from keras_gens.utils.progress import progress
 
 METRICS = ("fid", "kid", "sharpness")
@@ -140,30 +141,24 @@ def run_data_images(run_dir, n: int | None, *, seed: int = 0, batch_size: int = 
                                 batch_size=batch_size)
 
 
-def _is_run_dir(path: Path) -> bool:
-    return (path / "run.yaml").is_file() and (path / "config.yaml").is_file()
-
-
 def generated_images(src, n: int, *, seed: int = 0, batch_size: int = 50) -> Images:
     """``n`` images from a run directory (latest checkpoint), a SavedModel / export folder, or an image folder."""
-    from keras_gens.generate import _saved_model_dir, sample_batches
+    from keras_gens.sampling import sample_batches
 
     src = Path(src)
     if not src.exists():
         raise UserError(f"{src} does not exist (expected a run directory, a SavedModel or an image folder)")
-    if _is_run_dir(src) or _saved_model_dir(src) is not None:
-        if _is_run_dir(src):
-            from keras_gens.runner import read_run_info
-
+    if is_run_dir(src) or saved_model_dir(src) is not None:
+        if is_run_dir(src):
             image_size = tuple(read_run_info(src)["image_shape"][:2])
         else:
-            image_size = _saved_model_image_size(_saved_model_dir(src))
+            image_size = _saved_model_image_size(saved_model_dir(src))
 
         def batches():
             for images, _ in sample_batches(src, n, seed=seed, batch_size=batch_size):
                 yield images
 
-        return Images(str(src), int(n), image_size, batches, run_dir=src if _is_run_dir(src) else None)
+        return Images(str(src), int(n), image_size, batches, run_dir=src if is_run_dir(src) else None)
     return folder_images(src, n, seed=seed, batch_size=batch_size)
 
 

@@ -1,0 +1,116 @@
+"""What a run directory is, and how to get a trained model back out of one.
+
+The runner writes run directories; export, generate, the evaluations and the
+callbacks read them.  They all depend on this module, never on each other:
+    run.yaml, config.yaml   what was trained on what (``write_run_info``, ``read_run_info``)
+    checkpoints/ckpt-N      the model after epoch N (``latest_checkpoint``, ``checkpoint_epoch``)
+    export/<version>/       SavedModels (``saved_model_dir`` finds one)
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from keras_gens import config as config_lib
+from keras_gens import registry
+from keras_gens.errors import RunDirError
+from keras_gens.models.base import DataInfo
+from keras_gens.utils.io import atomic_write_text
+
+
+def is_run_dir(path) -> bool:
+    path = Path(path)
+    return (path / "run.yaml").is_file() and (path / "config.yaml").is_file()
+
+
+def saved_model_dir(src) -> Path | None:
+    """``src`` itself if it is a SavedModel, else its highest numbered version, else None."""
+    src = Path(src)
+    if (src / "saved_model.pb").is_file():
+        return src
+    versions = sorted((int(p.name) for p in src.glob("*") if p.name.isdigit() and (p / "saved_model.pb").is_file()))
+    return src / str(versions[-1]) if versions else None
+
+
+def latest_checkpoint(run_dir) -> str | None:
+    import tensorflow as tf
+
+    return tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints"))
+
+
+def checkpoint_epoch(run_dir) -> int | None:
+    """The epoch the latest checkpoint was written after (its number), or None."""
+    path = latest_checkpoint(run_dir)
+    if path is None:
+        return None
+    try:
+        return int(Path(path).name.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def write_run_info(run_dir: Path, name: str, source):
+    """``run.yaml``: what export and generate need without re-reading the data."""
+    import tensorflow as tf
+    import yaml
+
+    import keras_gens
+
+    info = {
+        "model": name,
+        "image_shape": list(source.image_shape),
+        "num_classes": int(source.num_classes),
+        "class_names": [str(c) for c in source.class_names],
+        "value_range": list(source.value_range),
+        "data": source.name,
+        "num_examples": source.num_examples,
+        **({"class_prior": [float(p) for p in source.class_prior]} if getattr(source, "class_prior", None) else {}),
+        "versions": {"keras_gens": keras_gens.__version__, "tensorflow": tf.__version__},
+    }
+    atomic_write_text(Path(run_dir) / "run.yaml", yaml.safe_dump(info, sort_keys=False))
+
+
+def read_run_info(run_dir) -> dict:
+    run_dir = Path(run_dir)
+    if not is_run_dir(run_dir):
+        raise RunDirError(f"{run_dir} is not a run directory (it needs run.yaml and config.yaml, "
+                          "which `python -m keras_gens.train` writes)")
+    return config_lib.load_yaml(run_dir / "run.yaml")
+
+
+@contextlib.contextmanager
+def precision(policy: str):
+    """Build layers under a Keras mixed-precision policy; each layer keeps the policy it was built with,
+    so the process-wide setting is restored afterwards (losses are float32 in every model)."""
+    import tensorflow as tf
+
+    previous = tf.keras.mixed_precision.global_policy()
+    tf.keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield
+    finally:
+        tf.keras.mixed_precision.set_global_policy(previous)
+
+
+def build_from_run(run_dir, *, restore=True, compute_precision=None):
+    """``(name, config, model, run_info)`` of a run directory, its latest checkpoint restored.
+
+    ``compute_precision``: build under this policy instead of the run's ``train.precision``
+    (the weights are float32 either way, so a float32 run can serve in bfloat16)."""
+    import tensorflow as tf
+
+    run_dir = Path(run_dir)
+    info = read_run_info(run_dir)
+    cfg = config_lib.Config.wrap(config_lib.load_yaml(run_dir / "config.yaml"))
+    spec = registry.get(info["model"])
+    prior = info.get("class_prior")
+    data_info = DataInfo(tuple(info["image_shape"]), int(info["num_classes"]), tuple(info["value_range"]),
+                         None if prior is None else tuple(prior))
+    with precision(compute_precision or cfg.train.get("precision", "float32")):
+        model = spec.build(cfg, data_info)
+    if restore:
+        path = latest_checkpoint(run_dir)
+        if path is None:
+            raise RunDirError(f"{run_dir} holds no checkpoint yet; train it first")
+        tf.train.Checkpoint(model=model).restore(path).expect_partial()
+    return info["model"], cfg, model, info
