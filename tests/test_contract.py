@@ -16,6 +16,7 @@ import tensorflow as tf
 from keras_gens import data as data_lib
 from keras_gens import registry, run_dirs
 from keras_gens.errors import UserError
+from keras_gens.models.adversarial import AdversarialModel
 from keras_gens.models.base import DataInfo
 from keras_gens.sampling import model_batches
 from keras_gens.serving import SIGNATURES, export_model
@@ -76,7 +77,11 @@ def test_registered_model_keeps_the_contract(name, tmp_path):
     with run_dirs.precision(cfg.train.precision):
         fresh = spec.build(cfg, DataInfo.of(source))
     assert not np.array_equal(_outputs(fresh, source), expected)
-    tf.train.Checkpoint(model=fresh).restore(path).expect_partial()
+    if isinstance(model, AdversarialModel):  # runs written before the shared base still resume
+        saved = {key for key, _ in tf.train.list_variables(path)}
+        for attribute in model.checkpointed_trackers.values():
+            assert f"model/{attribute}/total/.ATTRIBUTES/VARIABLE_VALUE" in saved
+    tf.train.Checkpoint(model=fresh).restore(path).assert_existing_objects_matched()
     for a, b in zip(model.weights, fresh.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{name}: {a.name}")
     np.testing.assert_array_equal(_outputs(fresh, source), expected)

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from keras_gens import results
+from keras_gens.cli.results import parse_args
 from keras_gens.results import common, ocgan, report
 
 SECTIONS = ("wae", "ocgan", "fedgan", "reid", "pegan")
@@ -20,7 +21,7 @@ def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
     argv = ["--budget", "tiny", "--seeds", "1", "--out", str(root / "runs"), "--report", str(root / "RESULTS.md")]
     lines = []
-    assert results.run(results.parse_args(argv), argv, log=lines.append) == 0
+    assert results.run(parse_args(argv), argv, log=lines.append) == 0
     return root, argv, lines
 
 
@@ -71,7 +72,7 @@ def test_rerunning_resumes_instead_of_retraining(tiny_run):
     checkpoints = sorted(p.name for p in (root / "runs").rglob("ckpt-*.index"))
     evaluations = {p: p.read_text() for p in (root / "runs").rglob("results_eval.json")}
     lines = []
-    assert results.run(results.parse_args(argv), argv, log=lines.append) == 0
+    assert results.run(parse_args(argv), argv, log=lines.append) == 0
     assert sorted(p.name for p in (root / "runs").rglob("ckpt-*.index")) == checkpoints
     assert not any(line.strip().startswith("trained epochs") for line in lines)  # nothing trained again
     assert {p: p.read_text() for p in (root / "runs").rglob("results_eval.json")} == evaluations
@@ -87,7 +88,7 @@ def test_one_experiment_rewrites_only_its_section(tiny_run, tmp_path):
     shutil.copytree(root / "docs" / "results", tmp_path / "docs" / "results")
     before = report_file.read_text()
     argv = ["pegan", "--budget", "tiny", "--seeds", "1", "--out", str(root / "runs"), "--report", str(report_file)]
-    assert results.run(results.parse_args(argv), argv, log=lambda m: None) == 0
+    assert results.run(parse_args(argv), argv, log=lambda m: None) == 0
     after = report_file.read_text()
 
     def section(text, key):
@@ -116,7 +117,7 @@ def test_pegan_runs_keep_their_occupancy_curve(tiny_run):
 
 def test_bad_arguments_are_refused():
     with pytest.raises(SystemExit):
-        results.parse_args(["thesis"])
+        parse_args(["thesis"])
     from keras_gens.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--seeds must be at least 1"):

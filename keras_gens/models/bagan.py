@@ -32,9 +32,10 @@ from keras_gens.errors import ConfigError
 from keras_gens.layers.activations import LeakyReLU
 from keras_gens.layers.normalization import batch_norm
 from keras_gens.losses.adversarial import gradient_penalty, wrong_label_critic_loss
-from keras_gens.models.base import DataInfo, GenerativeModel, compile_settings
+from keras_gens.models.adversarial import AdversarialModel
+from keras_gens.models.base import DataInfo
 from keras_gens.models.dcgan import doublings
-from keras_gens.optim import descend, make_optimizer
+from keras_gens.optim import make_optimizer
 from keras_gens.registry import register
 
 layers = tf.keras.layers
@@ -147,10 +148,13 @@ def class_statistics(codes: np.ndarray, labels: np.ndarray, num_classes: int, ji
     return means.astype(np.float32), scales.astype(np.float32)
 
 
-class BAGANGP(GenerativeModel):
+class BAGANGP(AdversarialModel):
+    tracked = ("d_loss", "g_loss", "gradient_penalty")
+    checkpointed_trackers = {"d_loss": "d_loss_tracker", "g_loss": "g_loss_tracker", "gradient_penalty": "gp_tracker"}
+
     def __init__(self, encoder, decoder, label_latent, discriminator, *, critic_steps=5, gp_weight=10.0,
                  ae_epochs=30, latent_prior="normal", critic_loss="balanced", **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(discriminator=discriminator, **kwargs)
         if latent_prior not in LATENT_PRIORS:
             raise ConfigError(f"model.latent_prior must be one of {', '.join(LATENT_PRIORS)}; got {latent_prior!r}")
         if critic_loss not in CRITIC_LOSSES:
@@ -160,7 +164,6 @@ class BAGANGP(GenerativeModel):
             raise ConfigError("BAGAN-GP balances classes: it needs labelled data with at least two classes "
                               "(class sub-folders for folder:, labels in .npz)")
         self.encoder, self.decoder, self.label_latent = encoder, decoder, label_latent
-        self.discriminator = discriminator
         self.prior = ClassPrior(self.num_classes, self.latent_dim, name="class_prior") \
             if latent_prior == "class_gaussian" else None
         self.generator = build_bagan_generator(decoder, label_latent, self.prior, self.latent_dim)
@@ -170,23 +173,12 @@ class BAGANGP(GenerativeModel):
                                           name="autoencoder")
         self.critic_steps, self.gp_weight, self.ae_epochs = int(critic_steps), float(gp_weight), int(ae_epochs)
         self.pretrained = tf.Variable(False, trainable=False, name="pretrained")
-        self.d_loss_tracker = tf.keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = tf.keras.metrics.Mean(name="g_loss")
-        self.gp_tracker = tf.keras.metrics.Mean(name="gradient_penalty")
 
     def compile(self, g_optimizer, d_optimizer, ae_optimizer, **kwargs):
-        super().compile(**kwargs)
-        self.optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        super().compile(g_optimizer, d_optimizer, **kwargs)
         self.autoencoder.compile(optimizer=ae_optimizer, loss="mae")
         # Its slots exist from the start, so a checkpoint taken after pre-training restores whole.
         ae_optimizer.build(self.autoencoder.trainable_variables)
-
-    @property
-    def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.gp_tracker]
-
-    def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
 
     # -- step 1: auto-encoder pre-training, before the first GAN step
     def prepare(self, source, *, batch_size: int, seed: int, verbose: int = 1, log=print) -> bool:
@@ -241,21 +233,11 @@ class BAGANGP(GenerativeModel):
                                            alpha)
                 d_loss = cost + self.gp_weight * penalty
                 scaled = tf.nn.compute_average_loss(d_loss)
-            variables = self.discriminator.trainable_variables
-            descend(self.d_optimizer, tape, scaled, variables)
-            self.d_loss_tracker.update_state(d_loss)
-            self.gp_tracker.update_state(penalty)
+            self.descend_discriminator(tape, scaled)
+            self.track(d_loss=d_loss, gradient_penalty=penalty)
         z = self.normal_noise(n, (self.latent_dim,), stream=4 * self.critic_steps + 1)
         fake_labels = self.random_labels(n, stream=4 * self.critic_steps + 2)
-        with tf.GradientTape() as tape:
-            scores = self.discriminator([self.generator([z, fake_labels], training=True), fake_labels], training=True)
-            g_loss = -tf.reshape(scores, [-1])
-            scaled = tf.nn.compute_average_loss(g_loss)
-        variables = self.generator.trainable_variables
-        descend(self.optimizer, tape, scaled, variables)
-        self.g_loss_tracker.update_state(g_loss)
-        self.finish_step()
-        return self.tracked_results()
+        return self.update_generator("wgan", z, fake_labels)  # the critic's score of G's images, negated
 
 
 def _check_range(data: DataInfo, name):
@@ -279,8 +261,5 @@ def build_bagan_gp(cfg, data: DataInfo) -> BAGANGP:
                     critic_loss=m.critic_loss,
                     latent_dim=m.latent_dim, value_range=data.value_range, num_classes=data.num_classes,
                     seed=cfg.train.seed, name="bagan_gp")
-    model.compile(g_optimizer=make_optimizer(cfg.optimizers.generator, "optimizers.generator"),
-                  d_optimizer=make_optimizer(cfg.optimizers.discriminator, "optimizers.discriminator"),
-                  ae_optimizer=make_optimizer(cfg.optimizers.autoencoder, "optimizers.autoencoder"),
-                  **compile_settings(cfg.train))
-    return model
+    return model.compile_from_config(
+        cfg, ae_optimizer=make_optimizer(cfg.optimizers.autoencoder, "optimizers.autoencoder"))

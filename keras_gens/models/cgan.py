@@ -16,9 +16,9 @@ import tensorflow as tf
 
 from keras_gens.errors import ConfigError
 from keras_gens.layers.activations import LeakyReLU
-from keras_gens.losses.adversarial import discriminator_loss, generator_loss
-from keras_gens.models.base import DataInfo, GenerativeModel, compile_settings
-from keras_gens.optim import descend, make_optimizer
+from keras_gens.losses.adversarial import discriminator_loss
+from keras_gens.models.adversarial import AdversarialModel
+from keras_gens.models.base import DataInfo
 from keras_gens.registry import register
 
 layers = tf.keras.layers
@@ -53,25 +53,13 @@ def build_cgan_discriminator(image_shape, num_classes, hidden=(512, 512, 512), l
     return tf.keras.Model([images, labels], layers.Dense(1, name="logit")(x), name=name)
 
 
-class CGAN(GenerativeModel):
+class CGAN(AdversarialModel):
+    checkpointed_trackers = {"d_loss": "d_loss_tracker", "g_loss": "g_loss_tracker"}
+
     def __init__(self, generator, discriminator, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(generator, discriminator, **kwargs)
         if self.num_classes < 2:
             raise ConfigError("cgan is conditional: it needs labelled data with at least two classes")
-        self.generator, self.discriminator = generator, discriminator
-        self.d_loss_tracker = tf.keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = tf.keras.metrics.Mean(name="g_loss")
-
-    def compile(self, g_optimizer, d_optimizer, **kwargs):
-        super().compile(**kwargs)
-        self.optimizer, self.d_optimizer = g_optimizer, d_optimizer
-
-    @property
-    def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker]
-
-    def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
 
     def _labels(self, n, stream):
         draw = self.uniform_noise(n, (), stream=stream, maxval=float(self.num_classes))
@@ -86,19 +74,10 @@ class CGAN(GenerativeModel):
             d_loss = discriminator_loss("gan", self.discriminator([real, labels], training=True),
                                         self.discriminator([fake, fake_labels], training=True))
             scaled = tf.nn.compute_average_loss(d_loss)
-        variables = self.discriminator.trainable_variables
-        descend(self.d_optimizer, tape, scaled, variables)
+        self.descend_discriminator(tape, scaled)
+        self.track(d_loss=d_loss)
         z, fake_labels = self.normal_noise(n, (self.latent_dim,), stream=2), self._labels(n, stream=3)
-        with tf.GradientTape() as tape:
-            g_loss = generator_loss("gan", self.discriminator([self.generator([z, fake_labels], training=True),
-                                                               fake_labels], training=True))
-            scaled = tf.nn.compute_average_loss(g_loss)
-        variables = self.generator.trainable_variables
-        descend(self.optimizer, tape, scaled, variables)
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.finish_step()
-        return self.tracked_results()
+        return self.update_generator("gan", z, fake_labels)
 
 
 @register("cgan", summary="B²-FedGAN: conditional GAN with MLP generator and discriminator (3 hidden layers)")
@@ -111,7 +90,4 @@ def build_cgan(cfg, data: DataInfo) -> CGAN:
                                              m.dropout)
     model = CGAN(generator, discriminator, latent_dim=m.latent_dim, value_range=data.value_range,
                  num_classes=data.num_classes, seed=cfg.train.seed, name="cgan")
-    model.compile(g_optimizer=make_optimizer(cfg.optimizers.generator, "optimizers.generator"),
-                  d_optimizer=make_optimizer(cfg.optimizers.discriminator, "optimizers.discriminator"),
-                  **compile_settings(cfg.train))
-    return model
+    return model.compile_from_config(cfg)

@@ -36,9 +36,9 @@ from keras_gens.layers.activations import LeakyReLU
 from keras_gens.layers.normalization import batch_norm
 from keras_gens.layers.octave import (FrequencyWeights, NearestUpSampling2D, OctaveBatchNorm, OctaveConv2D,
                                       OctaveConv2DTranspose, OctaveUpSampling2D)
-from keras_gens.losses.adversarial import ADVERSARIAL_LOSSES, discriminator_loss, generator_loss
-from keras_gens.models.base import DataInfo, GenerativeModel, compile_settings
-from keras_gens.optim import descend, make_optimizer
+from keras_gens.losses.adversarial import ADVERSARIAL_LOSSES, discriminator_loss
+from keras_gens.models.adversarial import AdversarialModel
+from keras_gens.models.base import DataInfo
 from keras_gens.registry import register
 
 layers = tf.keras.layers
@@ -141,35 +141,23 @@ def build_dcgan_discriminator(image_shape, base_filters=32, conv="plain", alpha=
     return tf.keras.Model(inputs, logits, name=name)
 
 
-class DCGAN(GenerativeModel):
+class DCGAN(AdversarialModel):
     """Generator and discriminator trained adversarially with the ``gan``, ``lsgan`` or ``wgan`` loss."""
+
+    tracked = ("d_loss", "g_loss", "d_real", "d_fake")
+    checkpointed_trackers = {"d_loss": "d_loss_tracker", "g_loss": "g_loss_tracker", "d_real": "real_score_tracker",
+                             "d_fake": "fake_score_tracker"}
 
     def __init__(self, generator, discriminator, *, loss="gan", critic_steps=1, clip_value=None,
                  beta_schedule=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(generator, discriminator, **kwargs)
         if loss not in ADVERSARIAL_LOSSES:
             raise ConfigError(f"model.loss must be one of {', '.join(ADVERSARIAL_LOSSES)}; got {loss!r}")
-        self.generator, self.discriminator = generator, discriminator
         self.loss_kind, self.critic_steps = loss, int(critic_steps)
         self.clip_value = None if clip_value is None else float(clip_value)
         self.beta_schedule = dict(beta_schedule or {})
         # The runner feeds `critic_steps` batches to each train_step.
         self.batches_per_step = self.critic_steps
-        self.d_loss_tracker = tf.keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = tf.keras.metrics.Mean(name="g_loss")
-        self.real_score_tracker = tf.keras.metrics.Mean(name="d_real")
-        self.fake_score_tracker = tf.keras.metrics.Mean(name="d_fake")
-
-    def compile(self, g_optimizer, d_optimizer, **kwargs):
-        super().compile(**kwargs)
-        self.optimizer, self.d_optimizer = g_optimizer, d_optimizer
-
-    @property
-    def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker, self.fake_score_tracker]
-
-    def call(self, z, training=False):
-        return self.generator(z, training=training)
 
     def update_discriminator(self, real, stream):
         z = self.normal_noise(tf.shape(real)[0], (self.latent_dim,), stream=stream)
@@ -179,14 +167,11 @@ class DCGAN(GenerativeModel):
             fake_out = self.discriminator(fake, training=True)
             d_loss = discriminator_loss(self.loss_kind, real_out, fake_out)
             scaled = tf.nn.compute_average_loss(d_loss)
-        variables = self.discriminator.trainable_variables
-        descend(self.d_optimizer, tape, scaled, variables)
+        variables = self.descend_discriminator(tape, scaled)
         if self.clip_value is not None:  # WGAN: keep the critic K-Lipschitz
             for v in variables:
                 v.assign(tf.clip_by_value(v, -self.clip_value, self.clip_value))
-        self.d_loss_tracker.update_state(d_loss)
-        self.real_score_tracker.update_state(tf.reshape(real_out, [-1]))
-        self.fake_score_tracker.update_state(tf.reshape(fake_out, [-1]))
+        self.track(d_loss=d_loss, d_real=real_out, d_fake=fake_out)
 
     def train_step(self, batch):
         images = batch["image"]
@@ -194,15 +179,7 @@ class DCGAN(GenerativeModel):
             self.update_discriminator(real, stream=i)
         local_batch = tf.shape(images)[0] // self.critic_steps
         z = self.normal_noise(local_batch, (self.latent_dim,), stream=self.critic_steps)
-        with tf.GradientTape() as tape:
-            g_loss = generator_loss(self.loss_kind, self.discriminator(self.generator(z, training=True),
-                                                                      training=True))
-            scaled = tf.nn.compute_average_loss(g_loss)
-        variables = self.generator.trainable_variables
-        descend(self.optimizer, tape, scaled, variables)
-        self.g_loss_tracker.update_state(g_loss)
-        self.finish_step()
-        return self.tracked_results()
+        return self.update_generator(self.loss_kind, z)
 
     def training_callbacks(self, run_dir, write=True, examples=None) -> list:
         if not self.beta_schedule or not any(isinstance(m, FrequencyWeights) for m in self.submodules):
@@ -219,10 +196,7 @@ def _build(name, cfg, data: DataInfo) -> DCGAN:
     model = DCGAN(generator, discriminator, loss=m.loss, critic_steps=m.critic_steps, clip_value=m.clip_value,
                   beta_schedule=m.beta_schedule if m.conv == "octave" else None, latent_dim=m.latent_dim,
                   value_range=data.value_range, seed=cfg.train.seed, name=name)
-    model.compile(g_optimizer=make_optimizer(cfg.optimizers.generator, "optimizers.generator"),
-                  d_optimizer=make_optimizer(cfg.optimizers.discriminator, "optimizers.discriminator"),
-                  **compile_settings(cfg.train))
-    return model
+    return model.compile_from_config(cfg)
 
 
 _CHOICES = {"model.conv": list(CONV_KINDS), "model.loss": list(ADVERSARIAL_LOSSES),

@@ -16,38 +16,17 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gens.data.pxd import SENSORS, THRESHOLD_ADU, kept_rows, to_hitmaps, unit_to_adu
-from keras_gens.models.base import compile_settings
-from keras_gens.optim import descend, make_optimizer
+from keras_gens.models.adversarial import AdversarialModel
 from keras_gens.utils.io import atomic_write_text
 
 EVENT_CHUNK = 8
 
 
-class HitmapModel:
-    """Mixin for ``GenerativeModel`` subclasses that generate PXD hitmaps conditioned on the sensor:
-    a generator and a discriminator with one optimizer each, ``self.trackers`` {name: Mean}."""
+class HitmapModel(AdversarialModel):
+    """GANs that generate PXD hitmaps conditioned on the sensor: their config, monitor and export."""
 
     threshold_adu: int = THRESHOLD_ADU
     generates_hitmaps = True
-
-    def compile(self, g_optimizer, d_optimizer, **kwargs):
-        super().compile(**kwargs)
-        self.optimizer, self.d_optimizer = g_optimizer, d_optimizer
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
-
-    def finish_generator_update(self, tape, scaled_loss, g_loss):
-        """Apply the generator's gradients, record its loss, end the training step."""
-        variables = self.generator.trainable_variables
-        descend(self.optimizer, tape, scaled_loss, variables)
-        self.trackers["g_loss"].update_state(g_loss)
-        self.finish_step()
-        return self.tracked_results()
 
     def configured(self, cfg):
         """The config's threshold, singular-value monitor (``model.singular_values``) and optimizers, set."""
@@ -56,10 +35,7 @@ class HitmapModel:
         self.singular_values_every = int(watch["every"])
         self.collapse_ratio = float(watch["collapse_ratio"])
         self.stop_on_collapse = bool(watch["stop_on_collapse"])
-        self.compile(g_optimizer=make_optimizer(cfg.optimizers.generator, "optimizers.generator"),
-                     d_optimizer=make_optimizer(cfg.optimizers.discriminator, "optimizers.discriminator"),
-                     **compile_settings(cfg.train))
-        return self
+        return self.compile_from_config(cfg)
 
     def training_callbacks(self, run_dir, write=True, examples=None) -> list:
         return [SingularValues(run_dir, {"generator": self.generator, "discriminator": self.discriminator},

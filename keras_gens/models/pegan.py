@@ -33,9 +33,8 @@ from keras_gens.layers.spectral import ORTHOGONAL, conv, dense
 from keras_gens.losses.adversarial import discriminator_loss, generator_loss
 from keras_gens.losses.consistency import consistency_loss, flip_and_shift
 from keras_gens.losses.contrastive import conditional_contrastive_loss
-from keras_gens.models.base import DataInfo, GenerativeModel
+from keras_gens.models.base import DataInfo
 from keras_gens.models.hitmaps import HitmapModel, standardized_prior
-from keras_gens.optim import descend
 from keras_gens.registry import register
 
 layers = tf.keras.layers
@@ -133,19 +132,19 @@ class RelationalEmbedding(layers.Layer):
         return attended + tokens if self.residual else attended
 
 
-class PEGAN(HitmapModel, GenerativeModel):
+class PEGAN(HitmapModel):
+    tracked = ("d_loss", "g_loss", "d_real", "d_fake", "contrastive", "consistency")
+
     def __init__(self, generator, discriminator, relational, *, contrastive_weight=1.0, temperature=1.0,
                  consistency_weight=10.0, max_shift=0.125, d_steps=2, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(generator, discriminator, **kwargs)
         if self.num_classes < 2:
             raise ConfigError("pe_gan is conditional: it needs labelled data (sensor ids)")
-        self.generator, self.discriminator, self.relational = generator, discriminator, relational
+        self.relational = relational
         self.contrastive_weight, self.temperature = float(contrastive_weight), float(temperature)
         self.consistency_weight, self.max_shift = float(consistency_weight), float(max_shift)
         self.d_steps = int(d_steps)
         self.batches_per_step = self.d_steps
-        names = ["d_loss", "g_loss", "d_real", "d_fake", "contrastive", "consistency"]
-        self.trackers = {n: tf.keras.metrics.Mean(name=n) for n in names}
 
     def anchors_for(self, labels, training=True):
         return tf.gather(self.relational.anchors(training=training), labels)
@@ -165,11 +164,10 @@ class PEGAN(HitmapModel, GenerativeModel):
             consistency = consistency_loss(real_score, aug_score, real_embedding, aug_embedding)
             d_loss = adversarial + self.contrastive_weight * contrastive + self.consistency_weight * consistency
             scaled = tf.nn.compute_average_loss(d_loss)
-        variables = self.discriminator.trainable_variables + self.relational.trainable_variables
-        descend(self.d_optimizer, tape, scaled, variables)
-        for name, value in (("d_loss", d_loss), ("d_real", real_score), ("d_fake", fake_score),
-                            ("contrastive", contrastive), ("consistency", consistency)):
-            self.trackers[name].update_state(tf.reshape(value, [-1]))
+        self.descend_discriminator(tape, scaled,
+                                   self.discriminator.trainable_variables + self.relational.trainable_variables)
+        self.track(d_loss=d_loss, d_real=real_score, d_fake=fake_score, contrastive=contrastive,
+                   consistency=consistency)
 
     def train_step(self, batch):
         images, all_labels = batch["image"], tf.cast(batch["label"], tf.int32)

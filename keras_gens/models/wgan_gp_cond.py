@@ -16,10 +16,9 @@ import tensorflow as tf
 from keras_gens.errors import ConfigError
 from keras_gens.layers.activations import LeakyReLU
 from keras_gens.layers.normalization import batch_norm
-from keras_gens.losses.adversarial import discriminator_loss, generator_loss, gradient_penalty
-from keras_gens.models.base import DataInfo, GenerativeModel
+from keras_gens.losses.adversarial import discriminator_loss, gradient_penalty
+from keras_gens.models.base import DataInfo
 from keras_gens.models.hitmaps import HitmapModel
-from keras_gens.optim import descend
 from keras_gens.registry import register
 
 layers = tf.keras.layers
@@ -66,15 +65,15 @@ def build_wgan_critic(image_shape, num_classes, *, embed_dim=128, base_filters=3
     return tf.keras.Model([images, labels], layers.Dense(1, dtype="float32", name="score")(x), name=name)
 
 
-class ConditionalWGANGP(HitmapModel, GenerativeModel):
+class ConditionalWGANGP(HitmapModel):
+    tracked = ("d_loss", "g_loss", "gradient_penalty")
+
     def __init__(self, generator, critic, *, critic_steps=5, gp_weight=10.0, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(generator, critic, **kwargs)
         if self.num_classes < 2:
             raise ConfigError("wgan_gp_cond is conditional: it needs labelled data (sensor ids)")
-        self.generator, self.discriminator = generator, critic
         self.critic_steps, self.gp_weight = int(critic_steps), float(gp_weight)
         self.batches_per_step = self.critic_steps
-        self.trackers = {n: tf.keras.metrics.Mean(name=n) for n in ("d_loss", "g_loss", "gradient_penalty")}
 
     def critic_step(self, real, labels, stream):
         n = tf.shape(real)[0]
@@ -86,10 +85,8 @@ class ConditionalWGANGP(HitmapModel, GenerativeModel):
             penalty = gradient_penalty(lambda x: self.discriminator([x, labels], training=True), real, fake, alpha)
             d_loss = wasserstein + self.gp_weight * penalty
             scaled = tf.nn.compute_average_loss(d_loss)
-        variables = self.discriminator.trainable_variables
-        descend(self.d_optimizer, tape, scaled, variables)
-        self.trackers["d_loss"].update_state(d_loss)
-        self.trackers["gradient_penalty"].update_state(penalty)
+        self.descend_discriminator(tape, scaled)
+        self.track(d_loss=d_loss, gradient_penalty=penalty)
 
     def train_step(self, batch):
         images, all_labels = batch["image"], tf.cast(batch["label"], tf.int32)
@@ -98,11 +95,7 @@ class ConditionalWGANGP(HitmapModel, GenerativeModel):
             self.critic_step(real, labels, stream=i)
         labels = label_chunks[-1]
         z = self.normal_noise(tf.shape(labels)[0], (self.latent_dim,), stream=2 * self.critic_steps)
-        with tf.GradientTape() as tape:
-            g_loss = generator_loss("wgan", self.discriminator([self.generator([z, labels], training=True), labels],
-                                                               training=True))
-            scaled = tf.nn.compute_average_loss(g_loss)
-        return self.finish_generator_update(tape, scaled, g_loss)
+        return self.update_generator("wgan", z, labels)
 
 
 @register("wgan_gp_cond", summary="PE-GAN's baseline: conditional WGAN-GP with a sensor embedding (PXD hitmaps)")
