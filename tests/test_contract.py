@@ -43,6 +43,12 @@ def _build(name, tmp_path):
     return spec, cfg, source, model
 
 
+def _optimizers(model) -> list:
+    found = [v for v in vars(model).values() if isinstance(v, tf.keras.optimizers.Optimizer)]
+    found += [m.optimizer for m in vars(model).values() if isinstance(m, tf.keras.Model) and m.optimizer]
+    return list({id(o): o for o in found}.values())
+
+
 def _outputs(model, source):
     """What the model computes for fixed inputs: samples for generators, templates for re-ID."""
     if not model.draws_samples:
@@ -61,14 +67,24 @@ def test_registered_model_keeps_the_contract(name, tmp_path):
     batch_size = int(cfg.train.batch_size)
     model.prepare(source, batch_size=batch_size, seed=0, verbose=0, log=lambda *a: None)
     before = [w.numpy().copy() for w in model.trainable_weights]
+    # Every optimizer's slots exist before the first step (else the step is traced twice).
+    slots = {id(o): len(o.variables) for o in _optimizers(model)}
+    assert slots and all(slots.values()), f"{name}: an optimizer is not built at compile time"
     dataset = source.training_dataset(batch_size * model.batches_per_step, seed=0)
+    # The same train_step run eagerly: tracing and optimising a graph costs 5-60 s per model for one
+    # step (every model's own tests train in graph mode).
+    model.run_eagerly = True
     callbacks = model.training_callbacks(tmp_path, write=False, examples=source.take(4, seed=0)["image"])
     history = model.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0, callbacks=callbacks)
     losses = {k: v[-1] for k, v in history.history.items()}
     assert losses and all(np.isfinite(v) for v in losses.values()), losses
     assert int(model.step.numpy()) == 1
-    moved = [not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_weights)]
-    assert any(moved), f"{name}: no trainable weight changed in a training step"
+    assert {id(o): len(o.variables) for o in _optimizers(model)} == slots
+    moved = {id(w) for b, w in zip(before, model.trainable_weights) if not np.array_equal(b, w.numpy())}
+    assert moved, f"{name}: no trainable weight changed in a training step"
+    if isinstance(model, AdversarialModel):  # both players took a step
+        for network in (model.generator, model.discriminator):
+            assert moved & {id(w) for w in network.trainable_weights}, f"{name}: {network.name} did not move"
 
     # A checkpoint restores into a fresh build: the same weights, the same outputs.
     path = tf.train.Checkpoint(model=model).save(str(tmp_path / "checkpoints" / "ckpt"))

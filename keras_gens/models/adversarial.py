@@ -32,6 +32,13 @@ class AdversarialModel(GenerativeModel):
     def compile(self, g_optimizer, d_optimizer, **kwargs):
         super().compile(**kwargs)
         self.optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        # Slots now, not in the first step: a first call that creates variables is traced twice.
+        g_optimizer.build(self.generator.trainable_variables)
+        d_optimizer.build(self.discriminator_variables())
+
+    def discriminator_variables(self) -> list:
+        """What the discriminator's optimizer updates (PE-GAN adds its relational embedding)."""
+        return self.discriminator.trainable_variables
 
     def compile_from_config(self, cfg, **further_optimizers):
         """Compile with the config's ``optimizers.generator`` and ``optimizers.discriminator``
@@ -53,9 +60,9 @@ class AdversarialModel(GenerativeModel):
         for name, value in values.items():
             self.trackers[name].update_state(tf.reshape(value, [-1]))
 
-    def descend_discriminator(self, tape, scaled_loss, variables=None):
-        """Apply the discriminator's gradients (of ``variables``, by default its trainable ones)."""
-        variables = self.discriminator.trainable_variables if variables is None else variables
+    def descend_discriminator(self, tape, scaled_loss):
+        """Apply the gradients to ``discriminator_variables()``; returns them."""
+        variables = self.discriminator_variables()
         descend(self.d_optimizer, tape, scaled_loss, variables)
         return variables
 

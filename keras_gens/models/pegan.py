@@ -146,6 +146,9 @@ class PEGAN(HitmapModel):
         self.d_steps = int(d_steps)
         self.batches_per_step = self.d_steps
 
+    def discriminator_variables(self) -> list:
+        return self.discriminator.trainable_variables + self.relational.trainable_variables
+
     def anchors_for(self, labels, training=True):
         return tf.gather(self.relational.anchors(training=training), labels)
 
@@ -164,8 +167,7 @@ class PEGAN(HitmapModel):
             consistency = consistency_loss(real_score, aug_score, real_embedding, aug_embedding)
             d_loss = adversarial + self.contrastive_weight * contrastive + self.consistency_weight * consistency
             scaled = tf.nn.compute_average_loss(d_loss)
-        self.descend_discriminator(tape, scaled,
-                                   self.discriminator.trainable_variables + self.relational.trainable_variables)
+        self.descend_discriminator(tape, scaled)
         self.track(d_loss=d_loss, d_real=real_score, d_fake=fake_score, contrastive=contrastive,
                    consistency=consistency)
 

@@ -104,6 +104,8 @@ class VAE(GenerativeModel):
     def compile(self, optimizer, **kwargs):
         super().compile(**kwargs)
         self.optimizer = optimizer
+        # Slots now, not in the first step: a first call that creates variables is traced twice.
+        optimizer.build(self.encoder.trainable_variables + self.decoder.trainable_variables)
 
     @property
     def metrics(self):

@@ -102,6 +102,10 @@ class WAE(GenerativeModel):
         super().compile(**kwargs)
         self.optimizer = ae_optimizer
         self.d_optimizer = d_optimizer
+        # Slots now, not in the first step: a first call that creates variables is traced twice.
+        ae_optimizer.build(self.encoder.trainable_variables + self.decoder.trainable_variables)
+        if self.penalty == "gan":
+            d_optimizer.build(self.discriminator.trainable_variables)
 
     @property
     def metrics(self):
