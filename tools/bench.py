@@ -43,7 +43,7 @@ def bench_training(name: str, size: str, jit: bool, steps: int, warmup: int, pap
                    precision: str = "float32", per_call: int = 1) -> dict:
     import tensorflow as tf
 
-    from keras_gens import data, registry, run_dirs, runner
+    from keras_gens import data, registry, run_dirs
     from keras_gens.models.base import DataInfo
 
     spec = registry.get(name)
