@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from keras_gens.cli.synthetic_data import synthetic_pxd  # noqa: E402
+from keras_gens.data.synthetic_pxd import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(synthetic_pxd())
+    sys.exit(main())

@@ -349,24 +349,25 @@ LOADERS = {
 
 def _load_synthetic_reid(path, data_cfg, preprocess):
     # Imported on use: `python -m keras_gens.data.synthetic_reid` must find it not yet imported.
-    from keras_gens.data import synthetic_reid
+    from keras_gens.data.synthetic_reid import load_synthetic_reid
 
-    return synthetic_reid.load_synthetic_reid(path, data_cfg, preprocess)
+    return load_synthetic_reid(path, data_cfg, preprocess)
 
 
 def _register_reid_loaders():
-    from keras_gens.data import reid
+    from keras_gens.data.reid import LAYOUTS, loader
 
-    for kind in reid.LAYOUTS:
-        LOADERS[kind] = reid.loader(kind)
+    for kind in LAYOUTS:
+        LOADERS[kind] = loader(kind)
     LOADERS["synthetic_reid"] = _load_synthetic_reid
 
 
 def _register_pxd_loaders():
-    from keras_gens.data import pxd, synthetic_pxd
+    from keras_gens.data.pxd import load_pxd
+    from keras_gens.data.synthetic_pxd import load_synthetic_pxd
 
-    LOADERS["pxd"] = pxd.load_pxd
-    LOADERS["synthetic_pxd"] = synthetic_pxd.load_synthetic_pxd
+    LOADERS["pxd"] = load_pxd
+    LOADERS["synthetic_pxd"] = load_synthetic_pxd
 
 
 _register_reid_loaders()

@@ -18,6 +18,7 @@ are fired, so a sensor's mean occupancy matches its configured value.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -118,7 +119,16 @@ def load_synthetic_pxd(path, data_cfg, preprocess):
     return hitmap_source("synthetic_pxd", images, sensor_ids, data_cfg, preprocess)
 
 
-if __name__ == "__main__":  # the command lives in keras_gens.cli.synthetic_data
-    from keras_gens.cli.synthetic_data import synthetic_pxd
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", help="the .npz file to write")
+    parser.add_argument("--events", type=int, default=8, help="events of 40 hitmaps each")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    path = write_events(args.out, args.events, args.seed)
+    print(f"wrote {args.events} events ({args.events * SENSORS} hitmaps {ROWS}x{COLUMNS}) to {path}")
+    return 0
 
-    sys.exit(synthetic_pxd())
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,6 +15,7 @@ with Market's junk (-1) and distractor (0000) pictures in the gallery.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -117,18 +118,32 @@ def cached_copy() -> Path:
 
 def load_synthetic_reid(path, data_cfg, preprocess):
     """``synthetic_reid[:DIR]``: the stand-in above (written on first use), read as Market-1501."""
-    from keras_gens.data import reid
+    from keras_gens.data.reid import loader
 
     root = Path(path).expanduser() if path else cached_copy()
     if path and not (root / "bounding_box_train").is_dir():
         write_market_layout(root)
-    source = reid.loader("market1501")(str(root), data_cfg, preprocess)
+    source = loader("market1501")(str(root), data_cfg, preprocess)
     source.name = source.name.replace("market1501:", "synthetic_reid:", 1)
     source.title = "synthetic re-ID"
     return source
 
 
-if __name__ == "__main__":  # the command lives in keras_gens.cli.synthetic_data
-    from keras_gens.cli.synthetic_data import synthetic_reid
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m keras_gens.data.synthetic_reid", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", help="folder to write (Market-1501 layout)")
+    parser.add_argument("--train-ids", type=int, default=48)
+    parser.add_argument("--test-ids", type=int, default=48)
+    parser.add_argument("--images-per-camera", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    root = write_market_layout(args.out, train_ids=args.train_ids, test_ids=args.test_ids,
+                               images_per_camera=args.images_per_camera, seed=args.seed)
+    counts = {d.name: len(list(d.iterdir())) for d in sorted(root.iterdir()) if d.is_dir()}
+    print(f"wrote {root}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
 
-    sys.exit(synthetic_reid())
+
+if __name__ == "__main__":
+    sys.exit(main())
