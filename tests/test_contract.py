@@ -33,7 +33,7 @@ SMALLER = {
 }
 
 
-def _build(name, tmp_path):
+def _build(name):
     spec = registry.get(name)
     cfg = spec.config(smoke=True, overrides=SMALLER["*"] + SMALLER.get(name, []) + ["train.verbose=0"])
     tf.keras.utils.set_random_seed(int(cfg.train.seed))
@@ -60,7 +60,7 @@ def _outputs(model, source):
 
 @pytest.mark.parametrize("name", registry.names())
 def test_registered_model_keeps_the_contract(name, tmp_path):
-    spec, cfg, source, model = _build(name, tmp_path)
+    spec, cfg, source, model = _build(name)
     assert spec.config_path.is_file() and spec.summary
 
     # One training step, as the runner takes it.

@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from keras_gens import serving
 from keras_gens.cli import run_cli
 from keras_gens.config import COMMON_CHOICES
-from keras_gens import serving
-from keras_gens.serving import SIGNATURES, export_run
 
 
 def main(argv=None) -> int:
@@ -30,11 +29,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
     def work():
-        path = export_run(args.run_dir, args.out, args.precision)
+        path = serving.export_run(args.run_dir, args.out, args.precision)
         import yaml
 
         described = yaml.safe_load((path / "assets.extra" / "keras_gens.yaml").read_text())
-        print(f"exported to {path} (signatures: {', '.join(described.get('signatures', SIGNATURES))})")
+        print(f"exported to {path} (signatures: {', '.join(described.get('signatures', serving.SIGNATURES))})")
         return 0
 
     return run_cli(work)

@@ -33,9 +33,9 @@ from keras_gens.errors import UserError
 from keras_gens.metrics.frechet import FeatureMoments, frechet_distance
 from keras_gens.metrics.kid import kernel_inception_distance
 from keras_gens.metrics.sharpness import gradient_sharpness, laplacian_variance
+from keras_gens.run_dirs import is_run_dir, read_run_info, saved_model_dir
 from keras_gens.utils.images import to_uint8
 from keras_gens.utils.io import atomic_write_bytes
-from keras_gens.run_dirs import is_run_dir, read_run_info, saved_model_dir
 from keras_gens.utils.progress import progress
 
 METRICS = ("fid", "kid", "sharpness")
@@ -148,17 +148,16 @@ def generated_images(src, n: int, *, seed: int = 0, batch_size: int = 50) -> Ima
     src = Path(src)
     if not src.exists():
         raise UserError(f"{src} does not exist (expected a run directory, a SavedModel or an image folder)")
-    if is_run_dir(src) or saved_model_dir(src) is not None:
-        if is_run_dir(src):
-            image_size = tuple(read_run_info(src)["image_shape"][:2])
-        else:
-            image_size = _saved_model_image_size(saved_model_dir(src))
+    run = is_run_dir(src)
+    saved = None if run else saved_model_dir(src)
+    if run or saved is not None:
+        image_size = tuple(read_run_info(src)["image_shape"][:2]) if run else _saved_model_image_size(saved)
 
         def batches():
             for images, _ in sample_batches(src, n, seed=seed, batch_size=batch_size):
                 yield images
 
-        return Images(str(src), int(n), image_size, batches, run_dir=src if is_run_dir(src) else None)
+        return Images(str(src), int(n), image_size, batches, run_dir=src if run else None)
     return folder_images(src, n, seed=seed, batch_size=batch_size)
 
 

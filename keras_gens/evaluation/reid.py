@@ -28,10 +28,9 @@ class Templates:
             self.image_size = tuple(self.info["image_shape"][:2])
             self.data_cfg = self.config.data.to_dict()
             self._features = tf.function(self.model.features, reduce_retracing=True)
-        elif saved_model_dir(src) is not None:
+        elif (saved := saved_model_dir(src)) is not None:
             import yaml
 
-            saved = saved_model_dir(src)
             loaded = tf.saved_model.load(str(saved))
             if "masks" not in loaded.signatures:
                 raise UserError(f"{saved} is not a reid export (it has no 'masks' signature)")
