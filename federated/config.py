@@ -13,6 +13,8 @@ CHOICES = {
     "augment.method": ["none", "cgan", "bagan_gp"],
     "run.verbose": [0, 1, 2],
 }
+# Every other integer is a size or count and must be positive (keras_gens.config.validate_counts).
+NON_NEGATIVE = ("run.seed", "run.verbose", "partition.min_per_class", "partition.min_size")
 
 
 def defaults_path() -> Path:
@@ -27,4 +29,5 @@ def resolve(config_file=None, overrides=()) -> config_lib.Config:
         cfg = config_lib.merge(defaults, experiment, source=str(config_file))
     cfg = config_lib.apply_overrides(cfg, overrides)
     config_lib.validate_choices(cfg, CHOICES)
+    config_lib.validate_counts(cfg, NON_NEGATIVE)
     return config_lib.Config.wrap(cfg)

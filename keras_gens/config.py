@@ -66,12 +66,21 @@ COMMON_CHOICES = {
     "data.validate": ["quick", "full", "none"],
     "data.split": ["train", "test", "all"],
     "data.sampler": ["shuffle", "pk"],
+    "train.verbose": [0, 1, 2],
     "train.precision": ["float32", "mixed_bfloat16", "mixed_float16"],
     "data.resize_method": ["bilinear", "area", "nearest", "bicubic"],
     "train.distribute": ["auto", "mirrored", "multiworker", "none"],
     "eval.metric": ["none", "fid", "kid", "sharpness"],
     "eval.backbone": ["fid_inception", "keras_imagenet"],
 }
+
+# Every integer in a config is a size or a count, and must be positive, except these, which may be 0:
+# seeds, verbosity, "every N" settings where 0 means never, epochs of a stage that may be skipped,
+# a stage index, a threshold in ADU.  Ranges (data.value_range) are checked by their choices.
+NON_NEGATIVE = ("train.seed", "train.verbose", "eval.every", "samples.every", "model.stage_epochs",
+                "model.ae_epochs", "model.g_attention_stage", "model.d_attention_stage",
+                "model.singular_values.every", "data.pxd_threshold")
+NOT_COUNTS = ("data.value_range",)
 
 # Sections a model YAML may add on top of base.yaml (their keys are the model's own).
 MODEL_SECTIONS = ("model", "optimizer", "optimizers", "loss")
@@ -216,6 +225,7 @@ def resolve(
         cfg = _merge(cfg, load_yaml(user_file), "", source=str(user_file))
     cfg = apply_overrides(cfg, overrides)
     validate_choices(cfg, {**COMMON_CHOICES, **(choices or {})})
+    validate_counts(cfg, NON_NEGATIVE, NOT_COUNTS)
     return Config.wrap(cfg)
 
 
@@ -350,6 +360,33 @@ def validate_choices(cfg: Mapping, choices: Mapping[str, list]):
             raise ConfigError(
                 f"'{dotted}' must be one of {', '.join(str(a) for a in allowed)}; got {node!r}"
             )
+
+
+def validate_counts(cfg: Mapping, non_negative: Iterable[str] = (), not_counts: Iterable[str] = (),
+                    prefix: str = ""):
+    """Refuse a size or count (any integer, or list of integers) that is not positive.
+
+    ``non_negative``: dotted keys that may also be 0; ``not_counts``: keys not checked at all.
+    A whole section may be named (``run.``) by its dotted prefix with a trailing dot."""
+    non_negative, not_counts = tuple(non_negative), tuple(not_counts)
+
+    def named(key, keys):
+        return any(key == k or (k.endswith(".") and key.startswith(k)) for k in keys)
+
+    for key, value in cfg.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            validate_counts(value, non_negative, not_counts, dotted + ".")
+            continue
+        if named(dotted, not_counts):
+            continue
+        values = value if isinstance(value, list) else [value]
+        integers = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+        least = 0 if named(dotted, non_negative) else 1
+        if any(v < least for v in integers):
+            what = "0 or more" if least == 0 else "positive"
+            shown = "every entry " if isinstance(value, list) else ""
+            raise ConfigError(f"'{dotted}' is a size or count: {shown}must be {what}; got {value!r}")
 
 
 def diff(a: Mapping, b: Mapping, prefix: str = "") -> list[str]:

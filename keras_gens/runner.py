@@ -70,8 +70,8 @@ def _allowed_change(line: str, resumable=()) -> bool:
     return any(key == k or (k.endswith(".") and key.startswith(k)) for k in (*RESUMABLE_CHANGES, *resumable))
 
 
-def prepare_run_dir(run_dir: Path, cfg, resume: str, chief: bool, resumable=()) -> bool:
-    """Check the run directory against ``resume``; return whether to resume from it.
+def check_run_dir(run_dir: Path, cfg, resume: str, resumable=()) -> bool:
+    """Check the run directory against ``resume``; return whether to resume from it.  Writes nothing.
 
     ``resumable``: the model's own keys that may change between sessions (its registration's)."""
     if resume not in RESUME_MODES:
@@ -80,10 +80,6 @@ def prepare_run_dir(run_dir: Path, cfg, resume: str, chief: bool, resumable=()) 
     if checkpoint is None:
         if resume == "require":
             raise RunDirError(f"--resume require: {run_dir} holds no checkpoint to resume from")
-        if chief:
-            for sub in ("checkpoints", "samples", "logs"):
-                (run_dir / sub).mkdir(parents=True, exist_ok=True)
-            config_lib.save(cfg, run_dir / "config.yaml")
         return False
     if resume == "never":
         raise RunDirError(f"{run_dir} already holds a run ({Path(checkpoint).name}). Choose another --out, "
@@ -101,9 +97,18 @@ def prepare_run_dir(run_dir: Path, cfg, resume: str, chief: bool, resumable=()) 
             raise RunDirError(
                 f"{run_dir} holds a run with a different config:\n  " + "\n  ".join(changes)
                 + "\nUse another --out for a new run (or restore those settings to resume this one).")
-    if chief:
-        config_lib.save(cfg, stored_file)
     return True
+
+
+def open_run_dir(run_dir: Path, cfg, name: str, source):
+    """Create the run directory's folders and write its config and run info (the chief's job).
+
+    Called once the data has loaded and the model has been built, so that a run that fails
+    before it can train (data missing, a config the model refuses) leaves no folder behind."""
+    for sub in ("checkpoints", "samples", "logs"):
+        (run_dir / sub).mkdir(parents=True, exist_ok=True)
+    config_lib.save(cfg, run_dir / "config.yaml")
+    write_run_info(run_dir, name, source)
 
 
 def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smoke=False, resume="auto",
@@ -118,7 +123,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     strategy = make_strategy(cfg.train.distribute, cfg.train.devices)
     chief = is_chief()
     run_dir = Path(out) if out else default_run_dir(name, cfg, smoke)
-    resuming = prepare_run_dir(run_dir, cfg, resume, chief, spec.resumable)
+    resuming = check_run_dir(run_dir, cfg, resume, spec.resumable)
     # Non-chief workers of a cluster save into a scratch folder of their own, removed at the end.
     write_dir = run_dir if chief else run_dir / f".{task_label()}"
 
@@ -134,8 +139,6 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
             f"    python -m keras_gens.train {name} --data {offline}    (the paper's sizes on the embedded {offline})"
         ) from None
     info = DataInfo.of(source)
-    if chief:
-        write_run_info(run_dir, name, source)
     batch_size = int(cfg.train.batch_size)
     if batch_size % strategy.num_replicas_in_sync:
         raise RunDirError(f"train.batch_size={batch_size} must divide evenly over "
@@ -144,6 +147,8 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         model = spec.build(cfg, info)
         epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         checkpoint = tf.train.Checkpoint(model=model, epoch=epoch_variable)
+    if chief:
+        open_run_dir(run_dir, cfg, name, source)
     manager = tf.train.CheckpointManager(checkpoint, str(write_dir / "checkpoints"), max_to_keep=cfg.checkpoint.keep)
 
     initial_epoch = 0

@@ -109,3 +109,39 @@ def test_resolved_config_round_trips_through_yaml(tmp_path):
     assert again == cfg.to_dict()
     assert config_lib.diff(again, vae_config(smoke=True, overrides=["train.epochs=3"]).to_dict()) == [
         "train.epochs: 10 -> 3"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.batch_size=-4", "'train.batch_size' is a size or count: must be positive; got -4"),
+    ("train.batch_size=0", "'train.batch_size' is a size or count: must be positive; got 0"),
+    ("train.epochs=0", "'train.epochs' is a size or count: must be positive"),
+    ("model.encoder_filters=[32, 0]", "'model.encoder_filters' is a size or count: every entry must be positive"),
+    ("eval.samples=-1", "'eval.samples' is a size or count"),
+    ("train.seed=-1", "'train.seed' is a size or count: must be 0 or more"),
+    ("train.verbose=3", "'train.verbose' must be one of 0, 1, 2"),
+])
+def test_sizes_and_counts_must_be_positive(override, message):
+    with pytest.raises(ConfigError) as info:
+        vae_config(smoke=True, overrides=[override])
+    assert message in str(info.value)
+
+
+def test_zero_is_allowed_where_it_means_never_or_skip():
+    cfg = vae_config(overrides=["samples.every=0", "eval.every=0", "train.seed=0"])
+    assert (cfg.samples.every, cfg.eval.every, cfg.train.seed) == (0, 0, 0)
+    reid = registry.get("reid").config(overrides=["model.stage_epochs=[3, 0, 0]"])
+    assert reid.model.stage_epochs == [3, 0, 0]
+
+
+def test_every_shipped_config_passes_the_count_check():
+    from federated import config as fed_config
+
+    for name in registry.names():
+        for smoke in (False, True):
+            registry.get(name).config(smoke=smoke)  # raises ConfigError on a bad default
+    experiments = sorted(config_lib.find_config_dir().glob("fed_*.yaml"))
+    assert len(experiments) >= 4
+    for path in experiments:
+        fed_config.resolve(path)
+    with pytest.raises(ConfigError, match="'federated.rounds' is a size or count"):
+        fed_config.resolve(experiments[0], overrides=["federated.rounds=0"])

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from keras_gens import run_dirs, runner
-from keras_gens.errors import DataError, RunDirError, TrainingDiverged
+from keras_gens.errors import ConfigError, DataError, DataMissing, RunDirError, TrainingDiverged
 from keras_gens.utils import metrics_csv
 from tests.helpers import REPO, SMALL_VAE, python_env, random_images, run_module, write_image
 
@@ -71,6 +71,23 @@ def test_resume_refuses_a_different_config_and_honours_the_modes(tmp_path):
         train_small(tmp_path / "fresh", resume="require")
     done = train_small(out, "train.epochs=1")  # nothing left to do
     assert done.initial_epoch == 1 and done.history == {}
+
+
+def test_a_run_that_fails_before_training_leaves_no_run_directory(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(DataMissing, match="CelebA"):
+        runner.train("wae_resnet", data=f"celeba:{tmp_path / 'no-celeba'}", out=out, log=lambda *_: None)
+    assert not out.exists()
+    with pytest.raises(ConfigError, match="value_range"):  # the model refuses the config when it is built
+        train_small(out, "data.value_range=[-1, 1]")
+    assert not out.exists()
+    with pytest.raises(ConfigError, match="train.batch_size"):
+        train_small(out, "train.batch_size=0")
+    assert not out.exists()
+    out.mkdir()  # a folder the user made is kept as it was
+    with pytest.raises(DataMissing):
+        runner.train("wae_resnet", data=f"celeba:{tmp_path / 'no-celeba'}", out=out, log=lambda *_: None)
+    assert out.is_dir() and not any(out.iterdir())
 
 
 def test_divergence_keeps_the_last_finite_checkpoint(tmp_path):
