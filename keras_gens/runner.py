@@ -238,7 +238,7 @@ def _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epo
         callbacks.append(SampleGrid(run_dir / "samples", count=cfg.samples.count, every=cfg.samples.every,
                                     real_images=real, log_dir=run_dir / "logs", write=chief))
     if model.encodes_images:
-        heldout = data_lib.load_heldout(cfg.data).take(32, seed=cfg.train.seed + 2)["image"]
+        heldout = data_lib.load_heldout(cfg.data, source).take(32, seed=cfg.train.seed + 2)["image"]
         callbacks.append(AutoencoderFigures(run_dir / "figures", heldout, seed=cfg.train.seed, write=chief))
     if chief:
         callbacks.append(MetricsTable(run_dir / "metrics.csv", initial_epoch))

@@ -97,6 +97,18 @@ def test_divergence_keeps_the_last_finite_checkpoint(tmp_path):
     assert tf.train.latest_checkpoint(str(out / "checkpoints")) is None
 
 
+def test_skipped_images_are_reported_once_per_run(tmp_path, capsys):
+    folder = tmp_path / "images"
+    for i, img in enumerate(random_images(12, 32, 32)):
+        write_image(folder / f"{i:02d}.png", img)
+    (folder / "bad.png").write_bytes(b"garbage")
+    runner.train("vae", data=f"folder:{folder}", out=tmp_path / "run", log=lambda *_: None,
+                 overrides=SMALL_VAE + ["train.batch_size=4", "train.epochs=1", "data.on_error=skip"])
+    out = capsys.readouterr().out
+    assert out.count("skipped 1 unreadable images") == 1, out  # not again for the held-out figures
+    assert "bad.png" in out
+
+
 def test_an_image_that_fails_to_decode_mid_training_is_named(tmp_path):
     folder = tmp_path / "images"
     for i, img in enumerate(random_images(20, 32, 32)):
@@ -152,3 +164,11 @@ def test_kill_and_ctrl_c_leave_a_checkpoint_to_resume_from(tmp_path):
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
     assert int(rows[-1]["step"]) == 600
     assert tf.train.latest_checkpoint(str(checkpoints)).endswith("ckpt-4")
+    assert "remapper failed" not in done.stdout  # Grappler fuses the encoder's conv+bias+LeakyReLU cleanly
+
+    # Re-running the finished run trains nothing and says so, without TensorFlow's restore warnings.
+    again = run_module("keras_gens.train", "vae", "--data", "digits", "--out", str(out), *SMALL_VAE,
+                       "train.epochs=4", "train.steps_per_epoch=150", "train.verbose=2")
+    assert again.returncode == 0, again.stdout
+    assert "has already trained 4 of 4 epochs" in again.stdout
+    assert "could not be found in the restored object" not in again.stdout, again.stdout

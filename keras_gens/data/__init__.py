@@ -38,12 +38,15 @@ def load(data_cfg) -> DataSource:
     return source
 
 
-def load_heldout(data_cfg) -> DataSource:
-    """The test split of a source that has one; otherwise (folders, .npz) the source itself."""
+def load_heldout(data_cfg, training: DataSource | None = None) -> DataSource:
+    """The test split of a source that has one; otherwise (folders, .npz) the source itself.
+
+    ``training``: the source already loaded from ``data_cfg``, returned as it is when there is no
+    other split, so that its files are not checked (and their warnings printed) a second time."""
     kind, _ = parse_spec(data_cfg["source"])
     if kind in SPLIT_AWARE and data_cfg["split"] != "test":
         return load({**data_cfg, "split": "test", "limit": None})
-    return load(data_cfg)
+    return training if training is not None else load(data_cfg)
 
 
 def _limited(source: DataSource, n: int) -> DataSource:
