@@ -1,4 +1,4 @@
-# keras_gens: every target installs what it needs into .venv first.
+# keras_gens: every target installs what it needs into .venv first (GPU=1: with TensorFlow's CUDA wheels).
 #   make demo   train the VAE on the embedded digits (no download), export and sample it
 #   make test   the test suite (what CI runs)
 #   make bench  throughput benchmarks (not part of the tests); make bench-federated: federated rounds;
@@ -10,7 +10,9 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+# GPU=1: also TensorFlow's CUDA wheels (tensorflow[and-cuda], NVIDIA GPUs on Linux): make install GPU=1
+GPU    ?= 0
+STAMP  := $(VENV)/.installed$(if $(filter 1,$(GPU)),-gpu)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
@@ -19,7 +21,7 @@ export PYTHONUNBUFFERED := 1
 install: $(STAMP)
 
 $(STAMP): requirements/base.txt requirements/test.txt requirements/lock.txt setup.cfg pyproject.toml tools/install.sh
-	VENV=$(VENV) PYTHON=$(PYTHON) bash tools/install.sh
+	VENV=$(VENV) PYTHON=$(PYTHON) GPU=$(GPU) bash tools/install.sh
 
 DEMO_OUT ?= runs/demo-vae
 

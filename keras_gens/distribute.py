@@ -49,6 +49,29 @@ def make_strategy(mode: str = "auto", devices=None) -> tf.distribute.Strategy:
     raise ConfigError(f"train.distribute must be auto, mirrored, multiworker or none; got {mode!r}")
 
 
+def describe_devices(strategy: tf.distribute.Strategy) -> str:
+    """What a run computes on, for its start-up line: "CPU (no GPU visible)", "GPU:0 (NVIDIA H100 ...)", ..."""
+    try:
+        devices = list(strategy.extended.worker_devices)
+    except RuntimeError:  # the default strategy: TensorFlow places ops on the first GPU, if any
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [gpus[0].name] if gpus else []
+    names = []
+    physical_gpus = tf.config.list_physical_devices("GPU")
+    for device in devices:
+        spec = tf.DeviceSpec.from_string(device)
+        label = f"{spec.device_type}:{spec.device_index}"
+        if spec.device_type == "GPU" and spec.device_index is not None and spec.device_index < len(physical_gpus):
+            model = tf.config.experimental.get_device_details(physical_gpus[spec.device_index]).get("device_name")
+            label += f" ({model})" if model else ""
+        names.append(label)
+    if not names or all(n.startswith("CPU") for n in names):
+        cpu = ", ".join(names) if len(names) > 1 else "CPU"
+        return f"{cpu} (no GPU visible to TensorFlow)" if not physical_gpus else cpu
+    workers = num_cluster_tasks()
+    return ", ".join(names) + (f" on each of {workers} workers" if workers > 1 else "")
+
+
 def is_chief() -> bool:
     """Whether this process writes the run directory (worker 0, or the chief task, in a cluster)."""
     task = cluster_spec().get("task", {})

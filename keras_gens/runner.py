@@ -32,7 +32,7 @@ from keras_gens.callbacks import (AutoencoderFigures, EpochCheckpoint, Generativ
                                   all_finite)
 from keras_gens.data.pipeline import FileSource
 from keras_gens.data.validate import describe, find_unreadable
-from keras_gens.distribute import is_chief, make_strategy, task_label
+from keras_gens.distribute import describe_devices, is_chief, make_strategy, task_label
 from keras_gens.errors import DataError, DataMissing, RunDirError, TrainingDiverged
 from keras_gens.models.base import DataInfo
 from keras_gens.run_dirs import latest_checkpoint, precision, write_run_info
@@ -162,7 +162,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     step_batch = batch_size * model.batches_per_step
     steps_per_epoch = int(cfg.train.steps_per_epoch or source.steps_per_epoch(step_batch))
     log(f"{name}: {source.name}, {source.num_examples} images {info.image_shape}, "
-        f"{strategy.num_replicas_in_sync} replica(s), batch {batch_size}, {steps_per_epoch} steps/epoch "
+        f"{strategy.num_replicas_in_sync} replica(s) on {describe_devices(strategy)}, batch {batch_size}, {steps_per_epoch} steps/epoch "
         f"-> {run_dir}")
     if initial_epoch >= epochs:
         # No step will run, so the optimizers' slots are never created: their checkpointed values

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from keras_gens import data, registry
-from keras_gens.distribute import is_chief, make_strategy
+from keras_gens.distribute import describe_devices, is_chief, make_strategy
 from keras_gens.models.base import DataInfo
 from tests.helpers import REPO, SMALL_VAE, python_env
 
@@ -67,6 +67,12 @@ def test_auto_picks_no_distribution_on_one_device_and_multiworker_with_a_cluster
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:2"]},
                                                 "task": {"type": "worker", "index": 1}}))
     assert not is_chief()
+
+
+def test_the_start_up_line_names_the_devices(two_replicas):
+    # This machine has no GPU: the line says so (the GPU names are untested here).
+    assert describe_devices(make_strategy("none")) == "CPU (no GPU visible to TensorFlow)"
+    assert describe_devices(two_replicas) == "CPU:0, CPU:1 (no GPU visible to TensorFlow)"
 
 
 @pytest.mark.slow  # (make test-slow) over a minute on 2 cores
