@@ -6,7 +6,7 @@ those defaults, so the defaults double as the schema: a key that is not there
 is unknown, and a value must have the type of its default.
 
 Layers of a resolved config, later ones winning:
-    base.yaml < MODEL.yaml < [MODEL.yaml's ``smoke:`` overlay] < --config FILE < key=value
+    base.yaml < MODEL.yaml < [base.yaml's, then MODEL.yaml's ``smoke:`` overlay] < --config FILE < key=value
 """
 from __future__ import annotations
 
@@ -200,8 +200,9 @@ def resolve(
     """Build the resolved config of one model (see the module docstring for the layering)."""
     config_dir = model_yaml.parent
     base = load_yaml(config_dir / "base.yaml")
+    base_smoke = base.pop(SMOKE_KEY, {}) or {}  # what every model's smoke run shares (evaluation sizes)
     model_part = load_model_yaml(model_yaml)
-    smoke_overlay = model_part.pop(SMOKE_KEY, {}) or {}
+    smoke_overlay = {**base_smoke, **(model_part.pop(SMOKE_KEY, {}) or {})}
 
     # The model YAML may add its own sections; inside base's sections it may
     # only set keys base knows.

@@ -145,3 +145,12 @@ def test_every_shipped_config_passes_the_count_check():
         fed_config.resolve(path)
     with pytest.raises(ConfigError, match="'federated.rounds' is a size or count"):
         fed_config.resolve(experiments[0], overrides=["federated.rounds=0"])
+
+
+def test_smoke_runs_evaluate_in_proportion_and_paper_runs_keep_the_papers_counts():
+    for name in registry.names():
+        smoke, paper = registry.get(name).config(smoke=True), registry.get(name).config()
+        assert (smoke.eval.samples, smoke.eval.reference_samples, smoke.eval.every) == (500, 1000, 5), name
+        assert (paper.eval.samples, paper.eval.reference_samples, paper.eval.every) == (5000, 10000, 1), name
+    # a model's own smoke block and the command line still win
+    assert vae_config(smoke=True, overrides=["eval.samples=64"]).eval.samples == 64

@@ -186,3 +186,4 @@ def test_experiment_trains_with_one_budget_and_draws_the_comparison(tmp_path):
     assert "| dcgan_oct | dcgan_oct |" in (tmp_path / "comparison.md").read_text()
     configs = [(tmp_path / name / "config.yaml").read_text() for name in ("dcgan", "dcgan_oct")]
     assert all("seed: 0" in c and "epochs: 2" in c for c in configs)
+    assert all("every: 1" in c.split("eval:")[1].split("\n\n")[0] for c in configs)  # sharpness: every epoch

@@ -54,7 +54,9 @@ def experiment(which="pair", bases=("dcgan",), *, data=None, out="runs/ocgan", o
     out = Path(out)
     runs = plan(which, bases)
     metric = choose_metric(metric, log=log)
-    scoring = [f"eval.metric={metric}", "eval.every=1"] + ([f"eval.samples={samples}"] if samples else [])
+    # Sharpness costs next to nothing: every epoch. FID/KID keep the config's eval.every (5 in --smoke).
+    scoring = ([f"eval.metric={metric}"] + (["eval.every=1"] if metric == "sharpness" else [])
+               + ([f"eval.samples={samples}"] if samples else []))
     rows, curves = [], {}
     for label, model, variant in runs:
         log(f"== {label} ({' '.join([model, *variant])})")
