@@ -183,6 +183,10 @@ def test_experiment_trains_with_one_budget_and_draws_the_comparison(tmp_path):
     assert all(r["epochs"] == 2 and r["final_sharpness"] > 0 for r in rows)
     assert (tmp_path / "sharpness_comparison.png").stat().st_size > 1000
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
+    from matplotlib.image import imread
+
+    sheet, grid = imread(tmp_path / "samples" / "epoch_0002.png"), imread(tmp_path / "dcgan" / "samples" / "epoch_0002.png")
+    assert sheet.shape[1] >= 2 * 2 * grid.shape[1] and sheet.shape[1] >= 800  # each run's grid at 2x, legible
     assert "| dcgan_oct | dcgan_oct |" in (tmp_path / "comparison.md").read_text()
     configs = [(tmp_path / name / "config.yaml").read_text() for name in ("dcgan", "dcgan_oct")]
     assert all("seed: 0" in c and "epochs: 2" in c for c in configs)

@@ -89,6 +89,9 @@ def write_outputs(out: Path, metric: str, runs, rows: list[dict], curves: dict):
     write_sample_sheets(out, [name for name, _, _ in runs])
 
 
+SHEET_DPI = 100
+
+
 def write_sample_sheets(out: Path, labels: list[str]):
     """samples/epoch_NNNN.png: every run's grid of that epoch side by side, titled (Figure 4 style)."""
     from matplotlib.image import imread
@@ -99,11 +102,14 @@ def write_sample_sheets(out: Path, labels: list[str]):
                      for p in (out / name / "samples").glob("epoch_*.png")})
     for epoch in epochs:
         grids = [(name, out / name / "samples" / f"epoch_{epoch:04d}.png") for name in labels]
-        grids = [(name, path) for name, path in grids if path.is_file()]
-        fig, axes = new_figure(ncols=len(grids), figsize=(2.6 * len(grids), 2.9), squeeze=False)
-        for ax, (name, path) in zip(axes[0], grids):
-            ax.imshow(imread(path), cmap="gray")
-            ax.set_title(name, fontsize=9)
+        grids = [(name, imread(path)) for name, path in grids if path.is_file()]
+        # Each grid at twice its pixel size (at least 4 in wide): one generated image must stay legible.
+        side = max(4.0, 2 * max(image.shape[1] for _, image in grids) / SHEET_DPI)
+        fig, axes = new_figure(ncols=len(grids), figsize=(side * len(grids), side + 0.6), dpi=SHEET_DPI,
+                               squeeze=False)
+        for ax, (name, image) in zip(axes[0], grids):
+            ax.imshow(image, cmap="gray", interpolation="nearest")
+            ax.set_title(name, fontsize=12)
             ax.axis("off")
         fig.suptitle(f"epoch {epoch}")
         fig.tight_layout()
