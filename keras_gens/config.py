@@ -227,7 +227,23 @@ def resolve(
     cfg = apply_overrides(cfg, overrides)
     validate_choices(cfg, {**COMMON_CHOICES, **(choices or {})})
     validate_counts(cfg, NON_NEGATIVE, NOT_COUNTS)
+    validate_batch_shape(cfg)
     return Config.wrap(cfg)
+
+
+def validate_batch_shape(cfg: Mapping):
+    """A P×K batch (``data.sampler: pk``) must be exactly ``train.batch_size`` images.
+
+    (Division over replicas is checked when the strategy, and so the replica count, is known.)"""
+    data, train = cfg.get("data", {}), cfg.get("train", {})
+    if data.get("sampler") != "pk":
+        return
+    pk = data.get("pk")
+    if not isinstance(pk, list) or len(pk) != 2:
+        raise ConfigError(f"'data.pk' must be [P, K] (P identities × K images each); got {pk!r}")
+    if train.get("batch_size") != pk[0] * pk[1]:
+        raise ConfigError(f"with data.sampler=pk a batch holds P×K = {pk[0]}×{pk[1]} = {pk[0] * pk[1]} images "
+                          f"(data.pk), but train.batch_size is {train.get('batch_size')}; set them to agree")
 
 
 def apply_overrides(cfg: dict, overrides: Iterable[str], source: str = "command line") -> dict:

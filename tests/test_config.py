@@ -154,3 +154,12 @@ def test_smoke_runs_evaluate_in_proportion_and_paper_runs_keep_the_papers_counts
         assert (paper.eval.samples, paper.eval.reference_samples, paper.eval.every) == (5000, 10000, 1), name
     # a model's own smoke block and the command line still win
     assert vae_config(smoke=True, overrides=["eval.samples=64"]).eval.samples == 64
+
+
+def test_a_pk_batch_must_match_the_batch_size():
+    reid = registry.get("reid")
+    assert reid.config(smoke=True).train.batch_size == 24  # [8, 3]
+    with pytest.raises(ConfigError, match=r"P×K = 8×3 = 24 images \(data.pk\), but train.batch_size is 32"):
+        reid.config(smoke=True, overrides=["train.batch_size=32"])
+    with pytest.raises(ConfigError, match=r"'data.pk' must be \[P, K\]"):
+        reid.config(smoke=True, overrides=["data.pk=[8, 3, 2]"])
