@@ -3,7 +3,8 @@
 #   make test   the test suite (what CI runs)
 #   make bench  throughput benchmarks (not part of the tests); make bench-federated: federated rounds;
 #               make bench-reid: re-ID stages, extraction and ranking; make bench-pxd: PE-GAN events
-#   make simulate   the federated experiment on the embedded digits
+#   make simulate   the federated experiment on the embedded digits (SIM_ARGS="key=value ...")
+#   make notebooks  run the notebooks at their defaults and save them with their outputs
 #   make results    every paper's claims measured on embedded data: RESULTS.md (RESULTS_ARGS="--budget full")
 #   make fid-weights / verify-fid / bench-fid   the standard FID weights; agreement and speed against pytorch-fid
 
@@ -16,7 +17,7 @@ STAMP  := $(VENV)/.installed$(if $(filter 1,$(GPU)),-gpu)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-slow results bench bench-venv bench-settings bench-federated bench-reid bench-pxd simulate clean fid-weights verify-fid bench-fid
+.PHONY: install demo test test-slow notebooks results bench bench-venv bench-settings bench-federated bench-reid bench-pxd simulate clean fid-weights verify-fid bench-fid
 
 install: $(STAMP)
 
@@ -74,6 +75,10 @@ bench-pxd: $(STAMP)
 # The federated experiment on the embedded digits (FedAvg, IID-imbalanced, 300 rounds; a minute or two).
 simulate: $(STAMP)
 	$(PY) -m federated.simulate --config configs/fed_digits.yaml $(SIM_ARGS)
+
+# Runs the notebooks at their default parameters and saves them with their outputs (experiments in notebooks/runs/).
+notebooks: $(STAMP)
+	$(PY) tools/execute_notebooks.py $(NOTEBOOK_ARGS)
 
 # Trains what each paper's claims need (quick budget: aimed at an hour on 2 cores, longer today: RESULTS.md gives the time; the FID weights first),
 # rewrites RESULTS.md and docs/results/. Re-running resumes. RESULTS_ARGS="reid --budget full" etc.

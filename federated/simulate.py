@@ -221,14 +221,18 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
 
 
 def summarize(rows: list[dict], round_seconds: list[float]) -> dict:
+    """Final and best test accuracy, and the median seconds of a round: of this session's rounds, or,
+    when a finished experiment is re-run and trains none, of the rounds that metrics.csv recorded."""
     tested = [r for r in rows if r.get("test_accuracy") not in (None, "")]
     if not tested:
         return {"rounds": len(rows)}
     best = max(tested, key=lambda r: float(r["test_accuracy"]))
+    recorded = [float(r["seconds"]) for r in rows if r.get("seconds") not in (None, "")]
+    seconds = round_seconds or recorded
     return {"rounds": int(rows[-1]["round"]), "test_accuracy": float(tested[-1]["test_accuracy"]),
             "test_loss": float(tested[-1]["test_loss"]), "best_test_accuracy": float(best["test_accuracy"]),
             "best_round": int(best["round"]),
-            "seconds_per_round": float(np.median(round_seconds)) if round_seconds else None}
+            "seconds_per_round": float(np.median(seconds)) if seconds else None}
 
 
 def parse_args(argv):

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 _TFF = None
 
@@ -43,7 +44,12 @@ def tff():
         # The worker inherits this: without it, it prints TF's start-up lines for every computation.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import keras_gens  # noqa: F401  (quiet TensorFlow import)
-        import tensorflow_federated
+
+        with warnings.catch_warnings():
+            # googleapis-common-protos (TFF's google.rpc) imports pkg_resources, which warns that it is
+            # deprecated on every import; the pinned setuptools (<82) still has it. Only that warning.
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            import tensorflow_federated
 
         atexit.register(stop_child_processes)
         _exit_handlers_on_sigterm()

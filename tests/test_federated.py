@@ -168,6 +168,11 @@ def test_interrupted_bi_fedavg_resumes_to_the_same_weights_and_client_states(tmp
     for name in ("metrics.csv", "partition.png", "figures/accuracy.png", "figures/loss.png", "summary.yaml"):
         assert (out / name).is_file(), name
     assert len((out / "metrics.csv").read_text().splitlines()) == 5
+    # Re-running the finished experiment trains no round and reports the same summary (a notebook re-run).
+    again = _small_experiment(tmp_path, "split", "federated.algorithm=bi_fedavg", "federated.rounds=4")
+    assert [int(r["round"]) for r in again.history] == [1, 2, 3, 4]
+    assert again.summary["seconds_per_round"] > 0
+    assert again.summary["test_accuracy"] == resumed.summary["test_accuracy"]
 
 
 def test_fedavg_learns_the_digits(tmp_path):

@@ -45,3 +45,20 @@ def test_notebook_runs(name, tmp_path):
     assert images, "the notebook draws its figures"
     assert (tmp_path / "out").is_dir()
     assert not _orphaned_workers(started)
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_committed_notebooks_carry_the_outputs_of_a_run_at_their_defaults(name):
+    """Saved by `make notebooks`: a reader on GitHub sees every cell's output, figures included."""
+    import nbformat
+
+    book = nbformat.read(REPO / "notebooks" / name, as_version=4)
+    code = [c for c in book.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code), "every code cell was executed"
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "in order, in one kernel"
+    outputs = [o for c in code for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2, "the figures are saved"
+    params = next(c for c in code if "parameters" in c.metadata.get("tags", []))
+    assert "# test values" not in params.source  # saved at the defaults, not the test's small values
+    assert "stop_child_processes" not in "".join(c.source for c in code)
