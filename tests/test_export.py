@@ -123,3 +123,24 @@ def test_export_command_line(trained_run, tmp_path):
     assert "signatures: serving_default, generate_float, sample" in done.stdout
     assert (tmp_path / "served" / "1" / "saved_model.pb").is_file()
     assert (tmp_path / "served" / "1" / "assets.extra" / "keras_gens.yaml").is_file()
+
+
+def test_a_run_and_its_export_are_readable_by_others_under_umask_022(tmp_path):
+    """A colleague, or TF Serving running as another user, can read every file: 0644 files, 0755 folders."""
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        out = tmp_path / "run"
+        runner.train("vae", data="digits", out=out, overrides=SMALL_VAE + ["train.epochs=1", "train.steps_per_epoch=3"],
+                     log=lambda *_: None)
+        serving.export_run(out)
+    finally:
+        os.umask(previous)
+    paths = [out, *out.rglob("*")]
+    assert {p.name for p in paths} >= {"config.yaml", "run.yaml", "metrics.csv", "epoch_0001.png", "saved_model.pb",
+                                      "1", "export"}
+    for path in paths:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o755 if path.is_dir() else 0o644), f"{path.relative_to(tmp_path)}: {oct(mode)}"

@@ -39,10 +39,15 @@ def atomic_write_text(path, text: str):
 
 
 def temp_dir_beside(final) -> Path:
-    """A fresh folder next to ``final`` (same file system, so a rename is atomic)."""
+    """A fresh folder next to ``final`` (same file system, so a rename is atomic).
+
+    It gets the mode a plain ``mkdir`` would give it (0777 less the umask), not mkdtemp's private
+    0700: renamed into place, it is what others (a TF Serving user) must be able to read."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-"))
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-"))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
 
 
 def replace_dir(tmp, final):
