@@ -396,3 +396,33 @@ def test_the_smoke_extractor_learns_to_beat_pixels_on_the_stand_in(tmp_path):
     trained = score(result.run_dir)
     pixels = pixel_baseline(result.config.data.to_dict())
     assert trained["mAP"] > pixels["mAP"] + 0.2, (trained["mAP"], pixels["mAP"])
+
+
+def test_input_normalisation_is_what_the_backbone_weights_were_trained_on(monkeypatch):
+    from keras_gens.models import reid
+
+    images = tf.random.stateless_uniform([4, 32, 16, 3], seed=[3, 4])
+    keras_caffe = tf.keras.applications.resnet50.preprocess_input(images * 255.0)  # BGR, 0-255, mean removed
+    np.testing.assert_allclose(reid.normalize_input(images, "caffe"), keras_caffe, atol=1e-4)
+    assert reid.input_mode_for("imagenet") == "caffe"
+    assert reid.input_mode_for("/data/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5") == "caffe"
+    assert reid.input_mode_for("none") == "standardize"
+    # A hidden (zeroed) pixel is the ImageNet mean colour in either mode (caffe: to within a grey level of 255).
+    for mode, tolerance in (("caffe", 1.0), ("standardize", 1e-6)):
+        np.testing.assert_allclose(reid.normalize_input(tf.constant([[reid.IMAGENET_MEAN]]), mode), 0.0,
+                                   atol=tolerance)
+
+    # The model picks the mode from model.backbone_weights and uses it everywhere (templates, masks, export).
+    monkeypatch.setattr(reid, "load_resnet50_weights", lambda *args: None)  # no download: the mode is the point
+    pretrained = small_model("model.backbone_weights=imagenet", "model.backbone_width=1.0",
+                             "model.backbone_blocks=[3, 4, 6, 3]")
+    assert pretrained.input_mode == "caffe"
+    np.testing.assert_allclose(pretrained.features(images), pretrained.extractor(keras_caffe, training=False),
+                               rtol=1e-4, atol=1e-5)
+    scratch = small_model()
+    assert scratch.input_mode == "standardize"
+    standardized = (images - reid.IMAGENET_MEAN) / reid.IMAGENET_STD
+    np.testing.assert_allclose(scratch.features(images), scratch.extractor(standardized, training=False),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="input mode"):
+        reid.normalize_input(images, "torch")

@@ -1,7 +1,7 @@
 """Person re-identification with generated attention masks (seed 002).
 
 Networks:
-    extractor F       ImageNet-normalised image → ResNet-50 without its classifier → global average
+    extractor F       normalised image (``normalize_input``) → ResNet-50 without its classifier → global average
                       pooling (2048×1×1) → 1×1 conv 512 → BN → ReLU → 512-d template
     mask generator M  the U-Net of ``keras_gens.layers.unet``: image → mask in [0, 1]
 
@@ -14,8 +14,10 @@ Each stage is its own traced ``train_step`` (a callback switches at the stage's 
 stage's graph holds only the work that stage does.  F runs in inference mode wherever it only
 measures a mask (L_identity): its batch-norm statistics see real images only.
 
-Masks act on the normalised image, as in the paper's pipeline (normalise, then model): a hidden
-pixel becomes 0, the ImageNet mean colour.
+Input normalisation: with ImageNet weights, exactly what those weights were trained on (Keras's
+caffe mode: BGR, 0–255, mean subtracted); from scratch, RGB standardised with ImageNet's mean and
+std (``input_mode_for``).  Masks act on the normalised image, as in the paper's pipeline (normalise,
+then model): a hidden pixel becomes 0, the ImageNet mean colour, in either mode.
 """
 from __future__ import annotations
 
@@ -41,11 +43,31 @@ STAGE_TITLES = {"extractor": "feature extractor alone (triplet loss)",
                 "joint": "both together (extractor loss with masked images, mask loss)"}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# What Keras's ResNet-50 weights (resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5) were trained on:
+# caffe-style input, BGR in 0–255 less these per-channel means, not divided by a std.
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+INPUT_MODES = ("caffe", "standardize")
 
 
-def imagenet_normalize(images):
-    """[0, 1] RGB -> (x − mean) / std with ImageNet's statistics, as the pretrained ResNet-50 expects."""
-    return (tf.cast(images, tf.float32) - IMAGENET_MEAN) / IMAGENET_STD
+def input_mode_for(backbone_weights: str) -> str:
+    """``caffe`` for pretrained weights (``imagenet`` or a path to that Keras file): their own preprocessing,
+    ``keras.applications.resnet50.preprocess_input``.  From scratch (``none``) the choice is free; we
+    standardise RGB with ImageNet's mean and std (torchvision's convention), which keeps inputs near
+    unit scale for a randomly initialised network."""
+    return "standardize" if str(backbone_weights).lower() == "none" else "caffe"
+
+
+def normalize_input(images, mode: str = "caffe"):
+    """[0, 1] RGB images -> the network's input (see ``input_mode_for``).
+
+    In both modes the data's mean colour maps to (about) 0, so a pixel a mask hides (set to 0) is the
+    ImageNet mean colour."""
+    images = tf.cast(images, tf.float32)
+    if mode == "caffe":
+        return images[..., ::-1] * 255.0 - CAFFE_BGR_MEAN
+    if mode == "standardize":
+        return (images - IMAGENET_MEAN) / IMAGENET_STD
+    raise ConfigError(f"re-ID input mode must be one of {', '.join(INPUT_MODES)}; got {mode!r}")
 
 
 def build_extractor(image_shape, *, embedding_dim: int = 512, width: float = 1.0, stages=RESNET50_STAGES,
@@ -78,9 +100,13 @@ class ReIDModel(GenerativeModel):
     epochs_setting = "model.stage (or model.stage_epochs)"
 
     def __init__(self, extractor, mask_generator, *, stage_epochs=(50, 25, 100), stage="all", margin=0.3,
-                 soft_margin=False, lambda_extractor=0.90, lambda_mask=0.95, drop_fraction=0.3, seed=0, **kwargs):
+                 soft_margin=False, lambda_extractor=0.90, lambda_mask=0.95, drop_fraction=0.3, seed=0,
+                 input_mode="standardize", **kwargs):
         super().__init__(latent_dim=0, seed=seed, **kwargs)
         self.extractor, self.mask_generator = extractor, mask_generator
+        if input_mode not in INPUT_MODES:
+            raise ConfigError(f"re-ID input mode must be one of {', '.join(INPUT_MODES)}; got {input_mode!r}")
+        self.input_mode = input_mode
         if len(stage_epochs) != 3 or any(int(e) < 0 for e in stage_epochs):
             raise ConfigError(f"model.stage_epochs must be three epoch counts >= 0 (extractor, mask, joint); "
                               f"got {list(stage_epochs)}")
@@ -140,10 +166,14 @@ class ReIDModel(GenerativeModel):
     # -- the networks
     def features(self, images, training=False):
         """[0, 1] images -> 512-d templates (what matching compares)."""
-        return self.extractor(imagenet_normalize(images), training=training)
+        return self.extractor(self.normalize(images), training=training)
 
     def masks(self, images, training=False):
-        return self.mask_generator(imagenet_normalize(images), training=training)
+        return self.mask_generator(self.normalize(images), training=training)
+
+    def normalize(self, images):
+        """[0, 1] RGB -> the networks' input, as the backbone's weights expect (``input_mode_for``)."""
+        return normalize_input(images, self.input_mode)
 
     def call(self, images, training=False):
         return self.features(images, training=training)
@@ -177,7 +207,7 @@ class ReIDModel(GenerativeModel):
         return batch_hard_triplet_loss(labels, features, self.margin, soft=self.soft_margin)
 
     def train_step(self, batch):
-        normalized = imagenet_normalize(batch["image"])
+        normalized = self.normalize(batch["image"])
         labels = tf.cast(batch["label"], tf.int32)
         stage = self.current_stage
         results = {}
@@ -217,6 +247,7 @@ class ReIDModel(GenerativeModel):
 def _serving_module(model: ReIDModel):
     height, width = model.extractor.input_shape[1:3]
     extractor, mask_generator, drop = model.extractor, model.mask_generator, model.drop_fraction
+    normalize = model.normalize
 
     class ReIDExport(tf.Module):
         def __init__(self):
@@ -234,18 +265,18 @@ def _serving_module(model: ReIDModel):
 
     @tf.function(input_signature=[image_spec])
     def serve(images):
-        return {"features": extractor(imagenet_normalize(module.unit(images)), training=False)}
+        return {"features": extractor(normalize(module.unit(images)), training=False)}
 
     @tf.function(input_signature=[image_spec])
     def masks(images):
         unit = module.unit(images)
-        mask = mask_generator(imagenet_normalize(unit), training=False)
+        mask = mask_generator(normalize(unit), training=False)
         hidden = hide_top_fraction(unit, mask, drop)
         return {"masks": mask, "hidden": tf.cast(tf.round(hidden * 255.0), tf.uint8)}
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
     def serve_float(images):
-        return {"features": extractor(imagenet_normalize(module.unit(images)), training=False)}
+        return {"features": extractor(normalize(module.unit(images)), training=False)}
 
     module.serve, module.serve_float, module.masks = serve, serve_float, masks
     return module, {"serving_default": serve, "features_float": serve_float, "masks": masks}
@@ -278,7 +309,8 @@ def build_reid(cfg, data: DataInfo) -> ReIDModel:
     mask_generator = build_unet(image_shape, filters=tuple(m.unet_filters), width=m.unet_width)
     model = ReIDModel(extractor, mask_generator, stage_epochs=tuple(m.stage_epochs), stage=m.stage,
                       margin=m.margin, soft_margin=m.soft_margin, lambda_extractor=m.lambda_extractor,
-                      lambda_mask=m.lambda_mask, drop_fraction=m.drop_fraction, seed=cfg.train.seed, name="reid")
+                      lambda_mask=m.lambda_mask, drop_fraction=m.drop_fraction, seed=cfg.train.seed,
+                      input_mode=input_mode_for(weights), name="reid")
     model.compile(extractor_optimizer=make_optimizer(cfg.optimizers.extractor, "optimizers.extractor"),
                   mask_optimizer=make_optimizer(cfg.optimizers.mask, "optimizers.mask"),
                   **compile_settings(cfg.train))
