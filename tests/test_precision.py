@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from keras_gens import data, registry, run_dirs, runner
 from keras_gens.serving import export_run
-from keras_gens.errors import RunDirError
+from keras_gens.errors import ConfigError, RunDirError
 from keras_gens.models.base import DataInfo
 from keras_gens.optim import descend, make_optimizer
 from tests.helpers import SMALL_VAE
@@ -128,7 +128,7 @@ def test_steps_per_execution_changes_speed_not_results(tmp_path):
     # for a gradient, which Adam's normalization turns into steps of visible size in either run.
     z = one.model.sample_latent(8)
     np.testing.assert_allclose(one.model.generate(z).numpy(), two.model.generate(z).numpy(), atol=1e-3)
-    with pytest.raises(Exception, match="steps_per_execution must be a positive integer"):
+    with pytest.raises(ConfigError, match="'train.steps_per_execution' is a size or count: must be positive; got 0"):
         runner.train("vae", data="digits", out=tmp_path / "zero", overrides=[*overrides, "train.steps_per_execution=0"])
 
 
