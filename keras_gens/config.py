@@ -383,23 +383,18 @@ def validate_counts(cfg: Mapping, non_negative: Iterable[str] = (), not_counts: 
                     prefix: str = ""):
     """Refuse a size or count (any integer, or list of integers) that is not positive.
 
-    ``non_negative``: dotted keys that may also be 0; ``not_counts``: keys not checked at all.
-    A whole section may be named (``run.``) by its dotted prefix with a trailing dot."""
+    ``non_negative``: dotted keys that may also be 0; ``not_counts``: keys not checked at all."""
     non_negative, not_counts = tuple(non_negative), tuple(not_counts)
-
-    def named(key, keys):
-        return any(key == k or (k.endswith(".") and key.startswith(k)) for k in keys)
-
     for key, value in cfg.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, Mapping):
             validate_counts(value, non_negative, not_counts, dotted + ".")
             continue
-        if named(dotted, not_counts):
+        if dotted in not_counts:
             continue
         values = value if isinstance(value, list) else [value]
         integers = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
-        least = 0 if named(dotted, non_negative) else 1
+        least = 0 if dotted in non_negative else 1
         if any(v < least for v in integers):
             what = "0 or more" if least == 0 else "positive"
             shown = "every entry " if isinstance(value, list) else ""

@@ -9,7 +9,7 @@ import difflib
 
 from keras_gens.data.pipeline import (ArraySource, DataSource, FileSource, Preprocess, TrainingStream,
                                       index_stream)
-from keras_gens.data.sources import LOADERS, SPLIT_AWARE, describe_sources, spec_help
+from keras_gens.data.sources import SOURCES, SPLIT_AWARE, describe_sources, spec_help
 from keras_gens.errors import DataError
 
 __all__ = ["load", "load_heldout", "parse_spec", "DataSource", "ArraySource", "FileSource", "Preprocess", "index_stream",
@@ -20,8 +20,8 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     """``"folder:/x/y"`` -> ``("folder", "/x/y")``; ``"digits"`` -> ``("digits", None)``."""
     kind, _, path = str(spec).partition(":")
     kind = kind.strip().lower()
-    if kind not in LOADERS:
-        close = difflib.get_close_matches(kind, LOADERS, n=1)
+    if kind not in SOURCES:
+        close = difflib.get_close_matches(kind, SOURCES, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise DataError(f"unknown data source '{spec}'.{hint} Sources: {spec_help()}")
     return kind, (path or None)
@@ -30,7 +30,7 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
 def load(data_cfg) -> DataSource:
     """The data source that ``data_cfg`` (the config's ``data`` section) names."""
     kind, path = parse_spec(data_cfg["source"])
-    source = LOADERS[kind](path, data_cfg, Preprocess.from_config(data_cfg))
+    source = SOURCES[kind].loader(path, data_cfg, Preprocess.from_config(data_cfg))
     source.stream = TrainingStream.from_config(data_cfg)
     limit = data_cfg.get("limit")
     if limit:

@@ -31,12 +31,10 @@ class SourceKind:
 
 # Filled below (and by the re-ID and PXD modules' registrations): every reader, its spec and summary.
 SOURCES: dict[str, SourceKind] = {}
-LOADERS: dict[str, Callable] = {}
 
 
 def add_source(kind: str, loader: Callable, usage: str, summary: str):
     SOURCES[kind] = SourceKind(loader, usage, summary)
-    LOADERS[kind] = loader
 
 
 def spec_help() -> str:
