@@ -18,6 +18,7 @@ def batch_norm(name: str | None = None, **kwargs) -> tf.keras.layers.BatchNormal
     return tf.keras.layers.BatchNormalization(synchronized=replicas > 1, name=name, **kwargs)
 
 
+@tf.keras.utils.register_keras_serializable("keras_gens")
 class ConditionalBatchNorm(tf.keras.layers.Layer):
     """BigGAN's class-conditional BN: ``BN(x)·(1 + gain(c)) + bias(c)``.
 

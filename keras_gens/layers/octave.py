@@ -182,7 +182,6 @@ class OctaveBatchNorm(layers.Layer):
 
 
 @tf.keras.utils.register_keras_serializable("keras_gens")
-@tf.keras.utils.register_keras_serializable("keras_gens")
 class NearestUpSampling2D(layers.Layer):
     """Nearest-neighbour ×2, as ``UpSampling2D`` computes it, from ops XLA can compile with their gradient
     (``UpSampling2D``'s ResizeNearestNeighborGrad has no XLA kernel, so ``train.jit_compile`` failed)."""
@@ -191,6 +190,7 @@ class NearestUpSampling2D(layers.Layer):
         return _upsample(inputs)
 
 
+@tf.keras.utils.register_keras_serializable("keras_gens")
 class OctaveUpSampling2D(layers.Layer):
     """Nearest-neighbour ×2 of both maps: with an ``OctaveConv2D`` after it, the generator's up-sampling
     octave block of OC-GAN's code (which has no transposed octave convolution)."""

@@ -58,6 +58,7 @@ class SpectralNormMixin:
         return {**super().get_config(), "power_iterations": self.power_iterations}
 
 
+@tf.keras.utils.register_keras_serializable("keras_gens")
 class SNConv2D(SpectralNormMixin, tf.keras.layers.Conv2D):
     def __init__(self, filters, kernel_size, **kwargs):
         kwargs.setdefault("padding", "same")
@@ -69,6 +70,7 @@ class SNConv2D(SpectralNormMixin, tf.keras.layers.Conv2D):
         return tf.nn.bias_add(outputs, self.bias) if self.use_bias else outputs
 
 
+@tf.keras.utils.register_keras_serializable("keras_gens")
 class SNDense(SpectralNormMixin, tf.keras.layers.Dense):
     @tf.autograph.experimental.do_not_convert
     def call(self, inputs, training=None):
