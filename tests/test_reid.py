@@ -47,6 +47,16 @@ def test_batch_hard_triplet_loss_matches_a_hand_computation_and_tf_addons():
         ours = losses.batch_hard_triplet_loss(y, e, **({"margin": 1.0} | kwargs))
         theirs = tfa.losses.TripletHardLoss(**kwargs)(y, e)
         assert float(ours) == pytest.approx(float(theirs), rel=1e-5)
+        # One identity in the batch: no anchor has a negative (TF Addons: d_an = the row's largest distance).
+        one_identity = np.zeros_like(y)
+        ours = losses.batch_hard_triplet_loss(one_identity, e, **({"margin": 1.0} | kwargs))
+        theirs = tfa.losses.TripletHardLoss(**kwargs)(one_identity, e)
+        assert float(theirs) > 0.25 and float(ours) == pytest.approx(float(theirs), rel=1e-5)
+        # Some anchors with negatives, one identity alone without positives.
+        mixed = np.array([0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2])
+        ours = losses.batch_hard_triplet_loss(mixed, e, **({"margin": 1.0} | kwargs))
+        theirs = tfa.losses.TripletHardLoss(**kwargs)(mixed, e)
+        assert float(ours) == pytest.approx(float(theirs), rel=1e-5)
 
 
 def test_triplet_gradient_is_finite_for_identical_embeddings():

@@ -26,15 +26,20 @@ def batch_hard_triplet_loss(labels: tf.Tensor, embeddings: tf.Tensor, margin: fl
                             soft: bool = False) -> tf.Tensor:
     """Hermans et al.'s batch-hard triplet loss: per anchor, its farthest positive and nearest negative.
 
-    Same semantics as ``tfa.losses.TripletHardLoss`` (an anchor without a positive counts
-    d_ap = 0; ``soft=True`` uses softplus(d_ap − d_an) instead of the hinge).
+    Same semantics as ``tfa.losses.TripletHardLoss``: an anchor without a positive counts d_ap = 0,
+    and one without a negative counts d_an = its largest distance in the batch (so a batch of one
+    identity costs about the margin, not 0); ``soft=True`` uses softplus(d_ap − d_an) instead of the
+    hinge.
     """
     labels = tf.reshape(labels, [-1])
     distances = pairwise_distances(embeddings)
     same = tf.equal(labels[:, None], labels[None])
     positives = tf.logical_and(same, tf.logical_not(tf.eye(tf.shape(labels)[0], dtype=tf.bool)))
     hardest_positive = tf.reduce_max(tf.where(positives, distances, 0.0), axis=1)
-    hardest_negative = tf.reduce_min(tf.where(same, tf.reduce_max(distances) + 1.0, distances), axis=1)
+    # Same-identity entries stand in as the anchor's largest distance: never below a real negative,
+    # and what TF Addons' masked minimum gives an anchor that has no negative at all.
+    farthest = tf.reduce_max(distances, axis=1, keepdims=True)
+    hardest_negative = tf.reduce_min(tf.where(same, farthest, distances), axis=1)
     gap = hardest_positive - hardest_negative
     per_anchor = tf.math.softplus(gap) if soft else tf.maximum(gap + margin, 0.0)
     return tf.reduce_mean(per_anchor)

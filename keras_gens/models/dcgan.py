@@ -9,8 +9,8 @@ BN → ReLU] with 8b, 4b, 2b, b channels → nearest ×2 → 3×3 conv to the im
 tanh (b = ``base_filters`` = 32; 4 → 128 in five doublings).  Discriminator:
 stride-2 3×3 conv → BN → LeakyReLU(0.2) with b, 2b, …, 16b channels (128 → 4),
 then a stride-2 3×3 conv to one channel, averaged over the remaining 2×2
-positions to one logit per image (the authors' code flattens those four values
-into the batch; we average them).
+positions to one logit per image (the authors' ``LastOctaveConv_`` average-pools
+its 2×2 output to one logit per image: the same value).
 
 Octave variants replace every convolution with an ``OctaveConv2D`` (first
 layer α_in = 0, last α_out = 0; α = 0.5, ``alpha=0.99`` is the paper's LOW),
