@@ -122,6 +122,15 @@ def test_map_and_cmc_on_a_hand_built_ranking():
     assert perfect.mAP == 1.0 and perfect.rank(1) == 1.0
 
 
+def test_exact_distance_ties_rank_in_gallery_order():
+    # Two gallery pictures at the same distance, one the query's identity: the earlier one ranks first.
+    g_cams = np.array([2, 2])
+    first_correct = evaluate_distances([[0.5, 0.5]], [1], np.array([1, 3]), [1], g_cams)
+    first_wrong = evaluate_distances([[0.5, 0.5]], [1], np.array([3, 1]), [1], g_cams)
+    assert first_correct.rank(1) == 1.0 and first_correct.mAP == 1.0
+    assert first_wrong.rank(1) == 0.0 and first_wrong.mAP == 0.5
+
+
 def test_chunked_ranking_from_features_equals_the_full_matrix():
     rng = np.random.default_rng(0)
     qf, gf = rng.standard_normal((50, 8)), rng.standard_normal((120, 8))

@@ -11,6 +11,11 @@ any valid match are skipped.
                                                    fast-reid; the original MATLAB code's
                                                    trapezoid rule gives about 1 point less)
 
+Exact ties in distance are ranked in gallery order (a stable sort: the earlier gallery item first).
+torchreid ranks with numpy's default sort, which orders ties arbitrarily, so where ties occur (e.g.
+distances rounded to 0.5) the two can differ (mAP 0.693 against 0.704 in one such check); on
+float distances of real templates exact ties are rare and the scores agree.
+
 Distances are computed for ``chunk`` queries at a time, so a Market-sized ranking
 (3,368 × 15,913) needs a few tens of MB, not the 0.6 GB of the full matrix and its order.
 """
