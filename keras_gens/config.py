@@ -6,7 +6,14 @@ those defaults, so the defaults double as the schema: a key that is not there
 is unknown, and a value must have the type of its default.
 
 Layers of a resolved config, later ones winning:
-    base.yaml < MODEL.yaml < [base.yaml's, then MODEL.yaml's ``smoke:`` overlay] < --config FILE < key=value
+    base.yaml < MODEL.yaml < [the chosen reading] < [base.yaml's, then MODEL.yaml's ``smoke:`` overlay]
+    < --config FILE < key=value
+
+Readings.  Where a paper's text and its authors' code disagree, a model YAML names each version in
+a ``readings:`` block (reading name -> dotted overrides) and ``model.reading`` picks one; ``ours``
+is the sections as written, which the YAML's comments describe row by row.  The choice may come
+from any layer (``model.reading=paper`` on the command line), and its overrides lie under the
+smoke overlay and the user's own settings, so ``model.reading=paper train.epochs=3`` keeps the 3.
 """
 from __future__ import annotations
 
@@ -76,15 +83,18 @@ COMMON_CHOICES = {
 
 # Every integer in a config is a size or a count, and must be positive, except these, which may be 0:
 # seeds, verbosity, "every N" settings where 0 means never, epochs of a stage that may be skipped,
-# a stage index, a threshold in ADU.  Ranges (data.value_range) are checked by their choices.
+# a stage index, a threshold in ADU, the WGAN warm-up's settings (0: no warm-up).  Ranges (data.value_range) are checked by their choices.
 NON_NEGATIVE = ("train.seed", "train.verbose", "eval.every", "samples.every", "model.stage_epochs",
                 "model.ae_epochs", "model.g_attention_stage", "model.d_attention_stage",
-                "model.singular_values.every", "data.pxd_threshold")
+                "model.singular_values.every", "data.pxd_threshold", "model.critic_warmup.critic_steps",
+                "model.critic_warmup.generator_updates", "model.critic_warmup.every")
 NOT_COUNTS = ("data.value_range",)
 
 # Sections a model YAML may add on top of base.yaml (their keys are the model's own).
 MODEL_SECTIONS = ("model", "optimizer", "optimizers", "loss")
 SMOKE_KEY = "smoke"
+READINGS_KEY = "readings"
+OWN_READING = "ours"  # the sections as written: no overlay
 
 
 def find_config_dir() -> Path:
@@ -203,6 +213,7 @@ def resolve(
     base_smoke = base.pop(SMOKE_KEY, {}) or {}  # what every model's smoke run shares (evaluation sizes)
     model_part = load_model_yaml(model_yaml)
     smoke_overlay = {**base_smoke, **(model_part.pop(SMOKE_KEY, {}) or {})}
+    readings = model_part.pop(READINGS_KEY, None) or {}
 
     # The model YAML may add its own sections; inside base's sections it may
     # only set keys base knows.
@@ -218,13 +229,29 @@ def resolve(
                 + ", ".join(sorted(set(defaults) | set(MODEL_SECTIONS)))
             )
 
-    cfg = defaults
-    if smoke:
-        for key, value in smoke_overlay.items():
-            set_dotted(cfg, key, value, source=f"{model_yaml} (smoke)")
-    if user_file is not None:
-        cfg = _merge(cfg, load_yaml(user_file), "", source=str(user_file))
-    cfg = apply_overrides(cfg, overrides)
+    user_settings = load_yaml(user_file) if user_file is not None else None
+
+    def layered(reading_overlay: Mapping) -> dict:
+        cfg = copy.deepcopy(defaults)
+        for key, value in reading_overlay.items():
+            set_dotted(cfg, key, value, source=f"{model_yaml} (readings.{cfg['model']['reading']})")
+        if smoke:
+            for key, value in smoke_overlay.items():
+                set_dotted(cfg, key, value, source=f"{model_yaml} (smoke)")
+        if user_settings is not None:
+            cfg = _merge(cfg, user_settings, "", source=str(user_file))
+        return apply_overrides(cfg, overrides)
+
+    cfg = layered({})
+    if readings:
+        reading = cfg["model"].get("reading")
+        allowed = [OWN_READING, *readings]
+        if reading not in allowed:
+            raise ConfigError(f"'model.reading' must be one of {', '.join(allowed)}; got {reading!r} "
+                              f"(the readings of the paper that {model_yaml.name} offers)")
+        if reading != OWN_READING:
+            defaults["model"]["reading"] = reading  # the overlay's errors name the reading it came from
+            cfg = layered(readings[reading] or {})
     validate_choices(cfg, {**COMMON_CHOICES, **(choices or {})})
     validate_counts(cfg, NON_NEGATIVE, NOT_COUNTS)
     validate_batch_shape(cfg)
@@ -287,6 +314,11 @@ def _merge(default: Any, override: Any, path: str, source: str) -> Any:
     if isinstance(default, dict):
         if not isinstance(override, dict):
             raise ConfigError(f"{source}: '{path}' is a section; give it a mapping, not {override!r}")
+        if (path.split(".")[0] in ("optimizer", "optimizers") and "name" in default
+                and override.get("name", default["name"]) != default["name"]):
+            # Another optimizer, e.g. adam in place of rmsprop: it replaces the default whole
+            # (its own keys, such as beta_1, are not the default's); make_optimizer checks them.
+            return copy.deepcopy(override)
         out = copy.deepcopy(default)
         for key, value in override.items():
             sub = f"{path}.{key}" if path else key

@@ -40,6 +40,77 @@ def test_paper_settings_of_the_six():
     assert registry.get("lsgan_oct").config().model.loss == "lsgan"
 
 
+def test_readings_of_the_paper_text_and_the_authors_code():
+    """model.reading: the text (Adam everywhere, one D step, all images cropped), the authors' code (wgan.sh,
+    the warm-up, all images uncropped, the ocgan_code beta schedule) and ours (the sections as written)."""
+    ours, paper, authors = (registry.get("wgan_oct").config(overrides=[f"model.reading={r}"])
+                            for r in ("ours", "paper", "authors"))
+    assert ours == registry.get("wgan_oct").config()
+    assert (ours.model.critic_steps, ours.optimizers.generator.name, ours.model.critic_warmup.critic_steps,
+            ours.data.split, ours.data.crop, ours.model.beta_schedule.name) == (5, "rmsprop", 0, "train", 140, "constant")
+    assert (paper.model.critic_steps, dict(paper.optimizers.discriminator), paper.model.clip_value,
+            paper.data.split, paper.data.crop) == (1, {"name": "adam", "learning_rate": 2e-4, "beta_1": 0.5,
+                                                       "beta_2": 0.999}, 0.05, "all", 140)
+    assert (authors.model.critic_steps, authors.optimizers.generator.learning_rate,
+            authors.model.critic_warmup.critic_steps, authors.data.split, authors.data.crop,
+            authors.model.beta_schedule.name) == (5, 5e-5, 20, "all", None, "ocgan_code")
+    # The reading lies under the user's settings, and a smoke run keeps its small data.
+    mixed = registry.get("wgan").config(overrides=["model.reading=paper", "model.critic_steps=2"], smoke=True)
+    assert (mixed.model.critic_steps, mixed.optimizers.generator.name, mixed.data.source) == (2, "adam", "digits")
+    assert registry.get("dcgan").config(overrides=["model.reading=authors"]).model.critic_warmup.critic_steps == 0
+    with pytest.raises(ConfigError, match="model.reading.*ours, paper, authors"):
+        registry.get("dcgan").config(overrides=["model.reading=text"])
+
+
+def authors_generator_updates(steps, critic_steps, warm, first, every):
+    """The warm-up's rule in plain Python: generator updates after `steps` train steps."""
+    g = pending = 0
+    for _ in range(steps):
+        pending += critic_steps
+        if pending >= (warm if g < first or (every and (g + 1) % every == 0) else critic_steps):
+            g, pending = g + 1, 0
+    return g
+
+
+def warm_wgan(strategy=None, **warmup):
+    overrides = ["model.base_filters=4", "model.critic_steps=2",
+                 *[f"model.critic_warmup.{k}={v}" for k, v in warmup.items()]]
+    spec = registry.get("wgan")
+    cfg = spec.config(overrides=overrides)
+    with (strategy or tf.distribute.get_strategy()).scope():
+        return spec.build(cfg, DataInfo((32, 32, 1), 0, (-1.0, 1.0)))
+
+
+def test_wgan_critic_warmup_skips_generator_updates_as_the_authors_loop_does(tmp_path):
+    model = warm_wgan(critic_steps=6, generator_updates=2, every=4)
+    images = tf.random.stateless_uniform((4, 32, 32, 1), seed=[1, 2], minval=-1, maxval=1)
+    batch = {"image": images, "label": tf.zeros(4, tf.int32)}
+    before = [v.numpy() for v in model.generator.trainable_weights]
+    model.fit(tf.data.Dataset.from_tensors(batch).repeat(), epochs=1, steps_per_epoch=2, verbose=0)
+    # 6 critic updates due, 4 made: the generator has not moved, the critic has.
+    assert int(model.generator_updates) == 0 and int(model.pending_critic_updates) == 4
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, model.generator.trainable_weights))
+    model.fit(tf.data.Dataset.from_tensors(batch).repeat(), epochs=1, steps_per_epoch=38, verbose=0)
+    expected = authors_generator_updates(40, 2, 6, 2, 4)
+    assert int(model.generator_updates) == expected == 24  # against 40 without warm-up
+    assert int(model.optimizer.iterations) == expected and int(model.d_optimizer.iterations) == 80
+    assert int(model.step) == 40  # the noise seeds still advance every step
+    # The counters are saved with the model, so a resumed run continues the same warm-up.
+    path = tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt"))
+    saved = {name for name, _ in tf.train.list_variables(path)}
+    assert any("generator_updates" in n for n in saved) and any("pending_critic_updates" in n for n in saved)
+    with pytest.raises(ConfigError, match="model.critic_warmup.critic_steps.*multiple of model.critic_steps"):
+        warm_wgan(critic_steps=5)
+
+
+def test_wgan_critic_warmup_under_two_replicas(two_replicas):
+    model = warm_wgan(two_replicas, critic_steps=4, generator_updates=1, every=0)
+    images = tf.random.stateless_uniform((8, 32, 32, 1), seed=[3, 4], minval=-1, maxval=1)
+    batch = {"image": images, "label": tf.zeros(8, tf.int32)}
+    model.fit(tf.data.Dataset.from_tensors(batch).repeat(), epochs=1, steps_per_epoch=4, verbose=0)
+    assert int(model.generator_updates.read_value()) == authors_generator_updates(4, 2, 4, 1, 0) == 3
+
+
 @pytest.mark.parametrize("name", GANS)
 @pytest.mark.parametrize("size", [64, 128])
 def test_a_train_step_at_64_and_128_has_finite_losses_and_changes_both_networks(name, size):
@@ -131,7 +202,7 @@ def test_transposed_upsampling_alternative():
 def test_variant_configs_extend_their_base():
     cfg = registry.get("wgan_oct").config(overrides=["model.beta_schedule.name=ramp"])
     assert (cfg.model.loss, cfg.model.conv, cfg.model.critic_steps) == ("wgan", "octave", 5)
-    assert cfg.model.beta_schedule.name == "ramp" and cfg.model.beta_schedule.end == 1.0
+    assert cfg.model.beta_schedule.name == "ramp" and cfg.model.beta_schedule.end is None  # ramp's own: 1.0
     with pytest.raises(ConfigError, match="model.conv"):
         registry.get("dcgan").config(overrides=["model.conv=wavelet"])
 

@@ -165,3 +165,21 @@ def test_schedule_values_at_known_epochs():
     assert beta_values({"name": "constant", "beta_high": 1.0, "beta_low": 0.5}, 3, 10) == (1.0, 0.5)
     with pytest.raises(ConfigError, match="ocgan_code"):
         beta_values({"name": "cosine"}, 0, 10)
+
+
+def test_combi_and_ramp_have_one_definition_for_train_and_ocgan():
+    """`train dcgan_oct model.beta_schedule.name=combi` and `keras_gens.ocgan`'s COMBI run the same β."""
+    from keras_gens import registry
+    from keras_gens.experiments.ocgan import PAPER_VARIANTS
+
+    for variant, ends in (("COMBI", [(0, (0.316, 0.684)), (24, (0.7, 0.3)), (49, (0.7, 0.3))]),
+                          ("RAMP", [(0, (0.02, 0.98)), (24, (0.5, 0.5)), (49, (1.0, 0.0))])):
+        by_name = registry.get("dcgan_oct").config(overrides=[f"model.beta_schedule.name={variant.lower()}"])
+        by_ocgan = registry.get("dcgan_oct").config(overrides=PAPER_VARIANTS[variant])
+        for epoch, expected in ends:
+            assert beta_values(by_name.model.beta_schedule, epoch, 50) == pytest.approx(expected)
+            assert beta_values(by_ocgan.model.beta_schedule, epoch, 50) == pytest.approx(expected)
+    # An end point set in the config wins over the schedule's own.
+    assert beta_values({"name": "combi", "end": 0.9, "start": None}, 49, 50) == pytest.approx((0.9, 0.1))
+    with pytest.raises(ConfigError, match="model.beta_schedule.start"):
+        beta_values({"name": "ramp", "start": "low"}, 0, 10)

@@ -13,9 +13,9 @@ SETS = ("pair", "all", "paper")
 PAPER_VARIANTS = {
     "OCT": [],
     "LOW": ["model.alpha=0.99"],
-    "RAMP": ["model.beta_schedule.name=ramp", "model.beta_schedule.start=0.0", "model.beta_schedule.end=1.0"],
-    "COMBI": ["model.beta_schedule.name=combi", "model.beta_schedule.start=0.3", "model.beta_schedule.end=0.7",
-              "model.beta_schedule.ramp_fraction=0.5"],
+    # End points: keras_gens.beta_schedules.END_POINTS, the one definition of each schedule.
+    "RAMP": ["model.beta_schedule.name=ramp"],
+    "COMBI": ["model.beta_schedule.name=combi"],
 }
 
 

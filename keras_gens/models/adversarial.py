@@ -69,12 +69,19 @@ class AdversarialModel(GenerativeModel):
     def update_generator(self, loss_kind: str, z, labels=None):
         """The usual generator update: ``generator_loss(loss_kind)`` of the discriminator's scores of
         G(z) (conditioned on ``labels`` when given), under one tape; ends the training step."""
+        self.descend_generator(loss_kind, z, labels)
+        self.finish_step()
+        return self.tracked_results()
+
+    def descend_generator(self, loss_kind: str, z, labels=None):
+        """``update_generator`` without ending the step (for a step that may skip it)."""
         with tf.GradientTape() as tape:
             fake = self.generator(z if labels is None else [z, labels], training=True)
             scores = self.discriminator(fake if labels is None else [fake, labels], training=True)
             g_loss = generator_loss(loss_kind, scores)
             scaled = tf.nn.compute_average_loss(g_loss)
-        return self.finish_generator_update(tape, scaled, g_loss)
+        descend(self.optimizer, tape, scaled, self.generator.trainable_variables)
+        self.track(g_loss=g_loss)
 
     def finish_generator_update(self, tape, scaled_loss, g_loss):
         """Apply the generator's gradients, record its loss, end the training step."""

@@ -24,6 +24,15 @@ generator update every ``critic_steps`` batches.  Here one ``train_step`` takes
 on each in turn and then the generator once, so an epoch is one pass over the
 data, as in the authors' code.  WGAN clips every critic weight to
 ±``clip_value`` after each critic update.
+
+The authors' WGAN loop also warms the critic up (``model.critic_warmup``, off by
+default): 20 critic updates per generator update while fewer than 50 generator
+updates have been made, and again for every generator update g with
+(g + 1) % 500 == 0.  Here a step still takes ``critic_steps`` batches; during
+warm-up the generator update is skipped until enough critic updates have
+accumulated, so the warm-up count must be a multiple of ``critic_steps``.
+(Their loop tests ``batch_idx % n_critic``, so the first batch of each epoch
+also updates G after one critic update; we count critic updates instead.)
 """
 from __future__ import annotations
 
@@ -149,7 +158,7 @@ class DCGAN(AdversarialModel):
                              "d_fake": "fake_score_tracker"}
 
     def __init__(self, generator, discriminator, *, loss="gan", critic_steps=1, clip_value=None,
-                 beta_schedule=None, **kwargs):
+                 beta_schedule=None, critic_warmup=None, **kwargs):
         super().__init__(generator, discriminator, **kwargs)
         if loss not in ADVERSARIAL_LOSSES:
             raise ConfigError(f"model.loss must be one of {', '.join(ADVERSARIAL_LOSSES)}; got {loss!r}")
@@ -158,6 +167,17 @@ class DCGAN(AdversarialModel):
         self.beta_schedule = dict(beta_schedule or {})
         # The runner feeds `critic_steps` batches to each train_step.
         self.batches_per_step = self.critic_steps
+        self.warmup = dict(critic_warmup or {})
+        self.warmup_critic_steps = int(self.warmup.get("critic_steps") or 0)
+        if self.warmup_critic_steps:
+            if self.warmup_critic_steps % self.critic_steps:
+                raise ConfigError(f"model.critic_warmup.critic_steps ({self.warmup_critic_steps}) must be a "
+                                  f"multiple of model.critic_steps ({self.critic_steps}): a training step "
+                                  f"makes {self.critic_steps} critic updates")
+            # Checkpointed with the model, so a resumed run stays in (or out of) warm-up.
+            counter = dict(dtype=tf.int64, trainable=False, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+            self.generator_updates = tf.Variable(0, name="generator_updates", **counter)
+            self.pending_critic_updates = tf.Variable(0, name="pending_critic_updates", **counter)
 
     def update_discriminator(self, real, stream):
         z = self.normal_noise(tf.shape(real)[0], (self.latent_dim,), stream=stream)
@@ -179,7 +199,36 @@ class DCGAN(AdversarialModel):
             self.update_discriminator(real, stream=i)
         local_batch = tf.shape(images)[0] // self.critic_steps
         z = self.normal_noise(local_batch, (self.latent_dim,), stream=self.critic_steps)
-        return self.update_generator(self.loss_kind, z)
+        if not self.warmup_critic_steps:
+            return self.update_generator(self.loss_kind, z)
+        self.pending_critic_updates.assign_add(self.critic_steps)
+        due = self.pending_critic_updates >= self.required_critic_updates()
+        # Skipping an update that synchronises replicas (gradients, synchronized BN) cannot sit in a
+        # tf.cond under MirroredStrategy, so the update always runs and a skipped one is undone: every
+        # variable it touches (G's weights and BN statistics, D's BN statistics, G's optimizer state, the
+        # g_loss mean) gets its value from before.  The result equals not updating, bit for bit.
+        touched = (self.generator.variables + self.discriminator.non_trainable_variables
+                   + self.optimizer.variables + self.trackers["g_loss"].variables)
+        before = [tf.identity(v) for v in touched]
+        with tf.control_dependencies(before):
+            self.descend_generator(self.loss_kind, z)
+        for variable, value in zip(touched, before):
+            variable.assign(tf.where(due, variable, value))
+        self.generator_updates.assign_add(tf.cast(due, tf.int64))
+        self.pending_critic_updates.assign(tf.where(due, tf.constant(0, tf.int64), self.pending_critic_updates))
+        self.finish_step()
+        return self.tracked_results()
+
+    def required_critic_updates(self) -> tf.Tensor:
+        """Critic updates due before the next generator update: the warm-up count while
+        ``generator_updates`` < ``critic_warmup.generator_updates`` or (g + 1) % ``every`` == 0."""
+        g = self.generator_updates
+        first, every = int(self.warmup.get("generator_updates") or 0), int(self.warmup.get("every") or 0)
+        warming = g < first
+        if every:
+            warming = tf.logical_or(warming, tf.equal((g + 1) % every, 0))
+        return tf.where(warming, tf.constant(self.warmup_critic_steps, tf.int64),
+                        tf.constant(self.critic_steps, tf.int64))
 
     def training_callbacks(self, run_dir, write=True, examples=None) -> list:
         if not self.beta_schedule or not any(isinstance(m, FrequencyWeights) for m in self.submodules):
@@ -194,7 +243,8 @@ def _build(name, cfg, data: DataInfo) -> DCGAN:
     discriminator = build_dcgan_discriminator(data.image_shape, m.base_filters, m.conv, m.alpha, m.kernel_size,
                                               m.leaky_slope)
     model = DCGAN(generator, discriminator, loss=m.loss, critic_steps=m.critic_steps, clip_value=m.clip_value,
-                  beta_schedule=m.beta_schedule if m.conv == "octave" else None, latent_dim=m.latent_dim,
+                  beta_schedule=m.beta_schedule if m.conv == "octave" else None, critic_warmup=m.critic_warmup,
+                  latent_dim=m.latent_dim,
                   value_range=data.value_range, seed=cfg.train.seed, name=name)
     return model.compile_from_config(cfg)
 
@@ -204,7 +254,8 @@ _CHOICES = {"model.conv": list(CONV_KINDS), "model.loss": list(ADVERSARIAL_LOSSE
 _SUMMARIES = {
     "dcgan": "OC-GAN baseline: DCGAN (non-saturating GAN loss), CelebA 128, Adam 2e-4",
     "lsgan": "OC-GAN baseline: DCGAN network with the least-squares loss",
-    "wgan": "OC-GAN baseline: DCGAN network as a WGAN critic (RMSprop 5e-5, 5 critic steps, clipping ±0.05)",
+    "wgan": "OC-GAN baseline: DCGAN network as a WGAN critic (the authors' wgan.sh: RMSprop 5e-5, 5 critic steps, "
+            "clipping ±0.05)",
     "dcgan_oct": "OC-GAN: DCGAN with octave convolutions (α 0.5) and β weighting",
     "lsgan_oct": "OC-GAN: LSGAN with octave convolutions (α 0.5) and β weighting",
     "wgan_oct": "OC-GAN: WGAN with octave convolutions (α 0.5) and β weighting",
