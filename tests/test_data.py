@@ -1,6 +1,7 @@
 """Data sources on small data written in each source's real on-disk format."""
 import pickle
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -192,6 +193,30 @@ def test_celeba_layout_partition_and_crop(tmp_path):
 
     expected = tf.image.resize(faces[0][top:top + 140, left:left + 140] / 255.0, (32, 32), antialias=True).numpy()
     np.testing.assert_allclose(images[0], expected, atol=0.08)  # JPEG loss only
+
+
+def test_celeba_test_fraction_splits_by_file_order_like_the_thesis(tmp_path):
+    """data.test_fraction=0.2: the last 20% of the images by name are the test split (the thesis's
+    162,079 / 40,520 of 202,599), in place of the official partition."""
+    from keras_gens.errors import ConfigError
+    from keras_gens.data.sources import _split_indices
+
+    root = tmp_path / "celeba"
+    for i, face in enumerate(random_images(10, 40, 30, seed=2), 1):
+        write_image(root / "img_align_celeba" / f"{i:06d}.jpg", face)
+    (root / "list_eval_partition.txt").write_text("".join(f"{i:06d}.jpg 0\n" for i in range(1, 11)))
+    train = data.load(data_cfg(f"celeba:{root}", test_fraction=0.2))
+    test = data.load(data_cfg(f"celeba:{root}", split="test", test_fraction=0.2))
+    assert [Path(p).name for p in train.paths] == [f"{i:06d}.jpg" for i in range(1, 9)]
+    assert [Path(p).name for p in test.paths] == ["000009.jpg", "000010.jpg"]
+    assert data.load(data_cfg(f"celeba:{root}", split="all", test_fraction=0.2)).num_examples == 10
+    assert data.load_heldout(data_cfg(f"celeba:{root}", test_fraction=0.2)).num_examples == 2
+    assert len(_split_indices(202_599, "train", 0.2)) == 162_079  # the thesis's counts
+    assert len(_split_indices(202_599, "test", 0.2)) == 40_520
+    with pytest.raises(ConfigError, match="data.test_fraction.*between 0 and 1"):
+        data.load(data_cfg(f"celeba:{root}", test_fraction=1.5))
+    with pytest.raises(ConfigError, match="data.test_fraction.*celeba only; digits"):
+        data.load(data_cfg("digits", test_fraction=0.2))
 
 
 def test_celeba_missing_says_what_to_download(tmp_path):

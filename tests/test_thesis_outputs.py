@@ -51,9 +51,11 @@ def test_interpolation_walks_the_straight_line_between_codes():
 
 def test_comparison_table_and_run_figures(tmp_path):
     weights = write_random_fid_weights(tmp_path / "fid.npz")
+    logged = []
     rows = thesis.compare(["vae", "wae"], smoke=True, out=tmp_path,
                            overrides=["train.epochs=1", "train.steps_per_epoch=3", "train.verbose=0"],
-                           n=40, pairs=4, fid="on", fid_weights=weights, log=lambda *_: None)
+                           random=40, reconstructions=30, reference=1000, pairs=4, fid="on", fid_weights=weights,
+                           log=logged.append)
     assert [r["model"] for r in rows][:2] == ["vae", "wae"] and rows[2]["model"].startswith("(real held-out")
     for row in rows[:2]:
         for key in ("interpolation_sharpness", "random_sharpness", "reconstruction_sharpness", "reconstruction_mse"):
@@ -63,7 +65,12 @@ def test_comparison_table_and_run_figures(tmp_path):
         table = list(csv.DictReader(f))
     assert table[0]["model"] == "vae" and float(table[1]["random_sharpness"]) == pytest.approx(
         rows[1]["random_sharpness"], rel=1e-6)
-    assert "| vae | 1 |" in (tmp_path / "comparison.md").read_text()
+    report = (tmp_path / "comparison.md").read_text()
+    assert "| vae | 1 |" in report
+    # Separate counts; the reference is capped at the 359 held-out digits, and both say so.
+    assert "40 random samples" in report and "30 reconstructions" in report and "against 359 real" in report
+    assert any("reference: 1,000 asked" in str(line) and "scoring 359" in str(line) for line in logged)
+    assert rows[2]["model"] == "(real held-out images, 359)"
     for name in ("vae", "wae"):
         for figure in ("random.png", "reconstructions.png", "interpolations.png"):
             assert (tmp_path / name / "figures" / figure).is_file(), (name, figure)
@@ -74,3 +81,22 @@ def test_all_four_decoders_export_and_load_with_tensorflow_alone(tmp_path):
     result = sample_in_plain_tensorflow(paths, cwd=tmp_path, timeout=180)
     assert result["project"] == []
     assert all(shape == ["uint8", 2, 32, 32, 3] for shape in result["shapes"].values()), result
+
+
+def test_compare_command_counts_and_the_thesis_protocol(monkeypatch):
+    from keras_gens.cli import compare as command
+
+    calls = []
+    monkeypatch.setattr(command, "compare", lambda models, **kw: calls.append((models, kw)) or [])
+    assert command.main(["--samples", "500", "--reconstructions", "300"]) == 0
+    models, kw = calls[-1]
+    assert models == list(THESIS_MODELS) and (kw["random"], kw["reconstructions"], kw["reference"]) == (500, 300, 500)
+    assert kw["overrides"] == []
+    assert command.main(["wae", "--protocol", "thesis", "train.epochs=3"]) == 0
+    models, kw = calls[-1]
+    assert models == ["wae"] and (kw["random"], kw["reconstructions"], kw["reference"]) == (10_000, 40_000, 40_000)
+    assert kw["overrides"] == ["data.test_fraction=0.2", "train.epochs=3"]
+    assert command.main(["--protocol", "thesis", "data.test_fraction=0.25"]) == 0
+    assert calls[-1][1]["overrides"] == ["data.test_fraction=0.25"]
+    with pytest.raises(SystemExit):
+        command.main(["--random", "0"])

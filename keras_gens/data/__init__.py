@@ -9,7 +9,7 @@ import difflib
 
 from keras_gens.data.pipeline import (ArraySource, DataSource, FileSource, Preprocess, TrainingStream,
                                       index_stream)
-from keras_gens.data.sources import SOURCES, SPLIT_AWARE, describe_sources, spec_help
+from keras_gens.data.sources import SOURCES, SPLIT_AWARE, check_test_fraction, describe_sources, spec_help
 from keras_gens.errors import DataError
 
 __all__ = ["load", "load_heldout", "parse_spec", "DataSource", "ArraySource", "FileSource", "Preprocess", "index_stream",
@@ -30,6 +30,7 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
 def load(data_cfg) -> DataSource:
     """The data source that ``data_cfg`` (the config's ``data`` section) names."""
     kind, path = parse_spec(data_cfg["source"])
+    check_test_fraction(kind, data_cfg)
     source = SOURCES[kind].loader(path, data_cfg, Preprocess.from_config(data_cfg))
     source.stream = TrainingStream.from_config(data_cfg)
     limit = data_cfg.get("limit")

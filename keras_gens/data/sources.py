@@ -19,7 +19,7 @@ import numpy as np
 from keras_gens._env import keras_home, offline
 from keras_gens.data.pipeline import ArraySource, DataSource, Preprocess
 from keras_gens.data.validate import IMAGE_EXTENSIONS, checked_file_source
-from keras_gens.errors import DataError, DataMissing
+from keras_gens.errors import ConfigError, DataError, DataMissing
 
 @dataclass(frozen=True)
 class SourceKind:
@@ -299,7 +299,11 @@ def load_celeba(path, data_cfg, preprocess: Preprocess) -> DataSource:
     partition_file = next((p for p in (root / "list_eval_partition.txt", images_dir / "list_eval_partition.txt",
                                        root / "Eval" / "list_eval_partition.txt") if p.is_file()), None)
     split = data_cfg["split"]
-    if partition_file is not None and split != "all":
+    fraction = data_cfg.get("test_fraction")
+    if fraction is not None:  # e.g. the WAE thesis's 80/20 (its counts only: the file-order rule is ours)
+        paths = sorted(images_dir.glob("*.jpg"))
+        paths = [paths[i] for i in _split_indices(len(paths), split, fraction)]
+    elif partition_file is not None and split != "all":
         wanted = {"train": {"0"}, "test": {"2"}}[split]
         names = []
         for line_no, line in enumerate(partition_file.read_text().splitlines(), 1):
@@ -357,6 +361,19 @@ def load_covid(path, data_cfg, preprocess: Preprocess) -> DataSource:
 
 # Sources whose data.split selects a train or test part (the others ignore it).
 SPLIT_AWARE = {"digits", "mnist5k", "mnist", "cifar10", "celeba", "pxd", "synthetic_pxd"}
+# Sources whose test split data.test_fraction may set in place of their own.
+FRACTION_SPLIT = {"celeba"}
+
+
+def check_test_fraction(kind: str, data_cfg):
+    fraction = data_cfg.get("test_fraction")
+    if fraction is None:
+        return
+    if kind not in FRACTION_SPLIT:
+        raise ConfigError(f"'data.test_fraction' applies to {', '.join(sorted(FRACTION_SPLIT))} only; {kind} "
+                          "has its own fixed split (leave data.test_fraction null)")
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction < 1.0:
+        raise ConfigError(f"'data.test_fraction' must be a share strictly between 0 and 1 (e.g. 0.2); got {fraction!r}")
 
 add_source("digits", load_digits, "digits", "scikit-learn's 1,797 handwritten digits, 8x8 (embedded, no download)")
 add_source("mnist5k", load_mnist5k, "mnist5k",

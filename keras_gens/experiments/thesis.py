@@ -53,12 +53,14 @@ class _FeatureStream:
         return self.moments.distance_to(reference.moments)
 
 
-def evaluate_autoencoder(model, heldout_source, *, n: int, pairs: int = 16, steps: int = 8, seed: int = 0,
-                         batch_size: int = 100, extractor=None, reference=None) -> dict:
+def evaluate_autoencoder(model, heldout_source, *, n: int, reconstructions: int | None = None, pairs: int = 16,
+                         steps: int = 8, seed: int = 0, batch_size: int = 100, extractor=None,
+                         reference=None) -> dict:
     """The comparison's metrics for one trained auto-encoder (streamed: memory does not grow with n).
 
-    With a FID ``extractor`` and the ``reference`` features of real held-out images, the random
-    samples and the reconstructions are also scored by FID."""
+    ``n`` random samples from the prior; ``reconstructions`` held-out images (default ``n``; at most
+    the held-out split's size).  With a FID ``extractor`` and the ``reference`` features of real
+    held-out images, the random samples and the reconstructions are also scored by FID."""
     from keras_gens.figures import interpolate
     from keras_gens.metrics import gradient_sharpness, laplacian_variance
 
@@ -75,7 +77,7 @@ def evaluate_autoencoder(model, heldout_source, *, n: int, pairs: int = 16, step
         meters["random_laplacian_var"].add(images)
         random_features.add(images)
 
-    n_real = min(n, heldout_source.num_examples)
+    n_real = min(n if reconstructions is None else reconstructions, heldout_source.num_examples)
     squared_error, pixels, done = 0.0, 0, 0
     for batch in heldout_source.dataset(batch_size, seed=seed, shuffle=False, repeat=False, drop_remainder=False):
         real = batch["image"].numpy()[: n_real - done]
@@ -96,6 +98,7 @@ def evaluate_autoencoder(model, heldout_source, *, n: int, pairs: int = 16, step
     result = {name: meter.value for name, meter in meters.items()}
     result["reconstruction_mse"] = squared_error / max(pixels, 1)
     result["random_fid"], result["reconstruction_fid"] = random_features.fid(reference), recon_features.fid(reference)
+    result["random_count"], result["reconstruction_count"] = n, done
     return result
 
 
@@ -116,8 +119,18 @@ def markdown_table(rows: list[dict]) -> str:
     return tables.markdown_table(rows, COLUMNS)
 
 
-def compare(models=THESIS_MODELS, *, data=None, out="runs/compare", overrides=(), smoke=False, n=1000,
-            pairs=16, fid="auto", fid_weights=None, log=print) -> list[dict]:
+# How many images each table scores: the thesis's (Table 4.4: 10,000 random samples; Table 4.5: 40,000
+# reconstructions; FID against 40,000 test images) and a quick default for trying the command.
+PROTOCOLS = {"quick": {"random": 1000, "reconstructions": 1000, "reference": 1000},
+             "thesis": {"random": 10_000, "reconstructions": 40_000, "reference": 40_000}}
+THESIS_TEST_FRACTION = 0.2  # its CelebA split: 162,079 training / 40,520 test images
+
+
+def compare(models=THESIS_MODELS, *, data=None, out="runs/compare", overrides=(), smoke=False, random=1000,
+            reconstructions=1000, reference=1000, pairs=16, fid="auto", fid_weights=None, log=print) -> list[dict]:
+    """Train and score each model.  ``random`` prior samples, ``reconstructions`` held-out images and
+    ``reference`` real held-out images for FID; the last two are capped at the held-out split's size,
+    and the tables say how many were scored."""
     from keras_gens import data as data_lib
     from keras_gens import runner
     from keras_gens.utils.io import atomic_write_text
@@ -127,7 +140,8 @@ def compare(models=THESIS_MODELS, *, data=None, out="runs/compare", overrides=()
     out = Path(out)
     rows = []
     extractor = fid_extractor(fid, fid_weights, log)
-    reference = None
+    reference_count, reference = reference, None
+    counts = None
     for name in models:
         log(f"== {name}")
         result = runner.train(name, data=data, out=out / name, overrides=overrides, smoke=smoke, log=log)
@@ -135,26 +149,37 @@ def compare(models=THESIS_MODELS, *, data=None, out="runs/compare", overrides=()
         if not model.encodes_images:
             raise SystemExit(f"{name} is not an auto-encoder; compare takes auto-encoders only")
         heldout = data_lib.load_heldout(result.config.data)
+        if counts is None:
+            counts = {"random": random, "reconstructions": min(reconstructions, heldout.num_examples),
+                      "reference": min(reference_count, heldout.num_examples)}
+            for what, asked in (("reconstructions", reconstructions), ("reference", reference_count)):
+                if counts[what] < asked:
+                    log(f"{what}: {asked:,} asked, but the held-out split ({heldout.name}) has "
+                        f"{heldout.num_examples:,} images: scoring {counts[what]:,}")
         if extractor is not None and reference is None:  # the same real images judge every model
             reference = evaluation.reference_features(
-                evaluation.source_images(heldout, n, seed=1), extractor, use_cache=False, log=log)
-        metrics = evaluate_autoencoder(model, heldout, n=n, pairs=pairs, seed=result.config.train.seed,
-                                       extractor=extractor, reference=reference)
+                evaluation.source_images(heldout, counts["reference"], seed=1), extractor, use_cache=False, log=log)
+        metrics = evaluate_autoencoder(model, heldout, n=counts["random"], reconstructions=counts["reconstructions"],
+                                       pairs=pairs, seed=result.config.train.seed, extractor=extractor,
+                                       reference=reference)
+        metrics.pop("random_count"), metrics.pop("reconstruction_count")
         rows.append({"model": name, "epochs": result.epochs, **metrics})
         log(markdown_table(rows[-1:]))
 
     # Real held-out images as the reference the generated ones are judged against.
     from keras_gens.metrics import gradient_sharpness, laplacian_variance
 
-    real = heldout.take(min(n, heldout.num_examples), seed=1)["image"]
+    real = heldout.take(counts["reference"], seed=1)["image"]
     rows.append({"model": f"(real held-out images, {len(real)})", "epochs": "",
                  "random_sharpness": gradient_sharpness(real, heldout.value_range),
                  "random_laplacian_var": laplacian_variance(real, heldout.value_range)})
     tables.write_csv(out / "comparison.csv", rows, COLUMNS)
     table = markdown_table(rows)
+    fid_note = (f"against {reference.moments.count:,} real held-out images with the standard FID Inception weights"
+                if reference else "not scored (no FID weights, or --fid off)")
     atomic_write_text(out / "comparison.md",
-                      f"# Auto-encoder comparison ({heldout.name}, {n} samples)\n\nSharpness: the thesis's gradient "
-                      "sharpness on a 0-255 grayscale scale (larger is sharper). FID: against "
-                      f"{reference.moments.count if reference else 0} real held-out images with the standard FID "
-                      f"Inception weights (empty when they are not installed).\n\n{table}\n")
+                      f"# Auto-encoder comparison ({heldout.name})\n\nScored: {counts['random']:,} random samples "
+                      f"(Table 4.4), {counts['reconstructions']:,} reconstructions of held-out images (Table 4.5), "
+                      f"{pairs} interpolated pairs (Table 4.3). Sharpness: the thesis's gradient sharpness on a 0-255 "
+                      f"grayscale scale (larger is sharper). FID: {fid_note}.\n\n{table}\n")
     return rows
