@@ -225,6 +225,32 @@ def _small_model(name, **overrides):
     return spec.build(cfg, DataInfo((32, 96, 1), 40, (-1.0, 1.0), prior))
 
 
+def test_generator_prior_joins_the_conditioning_as_the_text_reads(tmp_path):
+    """model.generator_prior: Table 1's generator takes Embed(y) and z; the text's also the sensor's
+    mean occupancy, projected, a constant that the exported generator carries."""
+    from keras_gens import serving
+    from keras_gens.models.hitmaps import standardized_prior
+
+    table_1 = _small_model("pe_gan")
+    text = _small_model("pe_gan", **{"model.generator_prior": "true"})
+    names = {layer.name for layer in text.generator.layers} - {layer.name for layer in table_1.generator.layers}
+    assert names == {"prior", "prior_projection"}
+    assert table_1.generator.get_layer("condition").output.shape[-1] + 32 == \
+        text.generator.get_layer("condition").output.shape[-1]  # + the projection: embed_dim, 32 at smoke size
+    stored = text.generator.get_layer("prior").embeddings.numpy()[:, 0]
+    np.testing.assert_allclose(stored, standardized_prior(np.linspace(0.001, 0.01, 40), 40), rtol=1e-6)
+    assert not text.generator.get_layer("prior").trainable_weights
+    # Two sensors with the same embedding and noise differ only by their occupancy.
+    shared = text.generator.get_layer("shared")
+    shared.embeddings.assign(tf.zeros_like(shared.embeddings))
+    z = tf.random.stateless_normal([2, text.latent_dim], seed=[0, 1])
+    z = tf.stack([z[0], z[0]])
+    images = text.generator([z, tf.constant([0, 39])], training=False).numpy()
+    assert np.abs(images[0] - images[1]).max() > 1e-4
+    path = serving.export_model(text, tmp_path / "export")
+    assert path.is_dir()
+
+
 @pytest.mark.parametrize("name", ["pe_gan", "wgan_gp_cond"])
 def test_a_train_step_gives_finite_losses_and_moves_both_networks(name):
     model = _small_model(name)

@@ -2,7 +2,8 @@
 
 Networks (the paper's Table 1 at 256×768×1, ch = 32; ``model.g_channels`` / ``d_channels`` are the
 multipliers of ch per stage, so smaller sizes drop stages):
-    generator      z ∈ R¹²⁸, shared Embed(y) ∈ R¹²⁸, c = [Embed(y) ‖ z] conditions every BN;
+    generator      z ∈ R¹²⁸, shared Embed(y) ∈ R¹²⁸, c = [Embed(y) ‖ z] conditions every BN
+                   (``model.generator_prior``: c = [Embed(y) ‖ Linear₁₂₈(s_y) ‖ z], see below);
                    Linear(c) → 4×12×16ch; six stages of (ResBlock, ResBlock up) with widths
                    16→16→8→8→4→2→1 ×ch, the non-local block after the fourth (at 64×192, 4ch);
                    BN → ReLU → 3×3 conv → tanh
@@ -14,6 +15,12 @@ multipliers of ch per stage, so smaller sizes drop stages):
 All blocks are BigGAN-deep's (``keras_gens.layers.biggan``); every conv and linear layer is
 spectrally normalized and orthogonally initialized; the paper removed the projection
 discriminator, so D sees labels only through the 2C loss.
+
+Where the prior goes.  The text adds "an embedding of the prior information along with the class
+labels to both the discriminator and generator"; Table 1 gives the generator Embed(y) alone.  The
+default follows Table 1, the only place the generator's input is specified;
+``model.generator_prior: true`` follows the text: a linear projection of the sensor's standardized
+mean occupancy s_y (a constant of the exported generator) joins the conditioning vector.
 
 Losses: D: hinge + λ_2C·2C(h(x), a_y) + λ_cr·consistency(x, flip+shift(x));
 G: −D(G(z, y)) + λ_2C·2C(h(G(z, y)), a_y).  ``model.d_steps`` discriminator updates (each on its
@@ -50,13 +57,21 @@ def _stages_fit(image_shape, stages: int, what: str):
 
 def build_pegan_generator(image_shape, num_classes, *, latent_dim=128, embed_dim=128, ch=32,
                           channels=(16, 16, 8, 8, 4, 2, 1), blocks_per_stage=2, attention_stage=4,
-                          spectral=True, value_range=(-1.0, 1.0), name="generator"):
+                          spectral=True, value_range=(-1.0, 1.0), prior=None, name="generator"):
+    """``prior``: the per-class standardized mean occupancies; given, their projection joins the
+    conditioning vector (``model.generator_prior``)."""
     stages = len(channels) - 1
     bottom_h, bottom_w = _stages_fit(image_shape, stages, "the PE-GAN generator")
     z = tf.keras.Input((latent_dim,), name="z")
     labels = tf.keras.Input((), dtype=tf.int32, name="labels")
     shared = layers.Embedding(num_classes, embed_dim, embeddings_initializer=ORTHOGONAL, name="shared")(labels)
-    condition = layers.Concatenate(name="condition")([shared, z])
+    parts = [shared]
+    if prior is not None:
+        table = np.asarray(prior, np.float32).reshape(num_classes, 1)
+        occupancy = layers.Embedding(num_classes, 1, embeddings_initializer=tf.keras.initializers.Constant(table),
+                                     trainable=False, name="prior")(labels)
+        parts.append(dense(embed_dim, spectral=spectral, name="prior_projection")(occupancy))
+    condition = layers.Concatenate(name="condition")([*parts, z])
     x = dense(bottom_h * bottom_w * channels[0] * ch, spectral=spectral, name="linear")(condition)
     x = layers.Reshape((bottom_h, bottom_w, channels[0] * ch), name="reshape")(x)
     for stage in range(1, stages + 1):
@@ -197,7 +212,8 @@ def build_pe_gan(cfg, data: DataInfo) -> PEGAN:
     generator = build_pegan_generator(data.image_shape, classes, latent_dim=m.latent_dim, embed_dim=m.embed_dim,
                                       ch=m.ch, channels=tuple(m.g_channels), blocks_per_stage=m.g_blocks_per_stage,
                                       attention_stage=m.g_attention_stage, spectral=m.spectral_norm,
-                                      value_range=data.value_range)
+                                      value_range=data.value_range,
+                                      prior=standardized_prior(data.class_prior, classes) if m.generator_prior else None)
     discriminator = build_pegan_discriminator(data.image_shape, ch=m.ch, channels=tuple(m.d_channels),
                                               blocks_per_stage=tuple(m.d_blocks_per_stage),
                                               embed_dim=m.contrastive_dim, attention_stage=m.d_attention_stage,
