@@ -96,6 +96,36 @@ def test_a_train_step_gives_finite_losses_and_moves_both_networks(name):
     assert any(not np.array_equal(a, w.numpy()) for a, w in zip(d_before, model.discriminator.trainable_weights))
 
 
+def test_cgan_half_batch_loop_updates_d_twice_on_half_batches_and_g_on_a_full_one():
+    """model.half_batch: the paper's loop; the second half of the fed batch is never read by D."""
+    small = ["model.generator_units=[8, 8, 8]", "model.discriminator_units=[8, 8, 8]", "model.dropout=0"]
+    model, _ = _build("cgan", small + ["model.half_batch=true"])
+    images = tf.random.uniform((8, 16, 16, 1), -1, 1)
+    labels = tf.constant([0, 1, 2, 0, 1, 2, 0, 1])
+    start = [w.numpy() for w in model.discriminator.trainable_weights + model.generator.trainable_weights]
+
+    def step(second_half):
+        for w, value in zip(model.discriminator.trainable_weights + model.generator.trainable_weights, start):
+            w.assign(value)
+        for optimizer in (model.optimizer, model.d_optimizer):
+            for v in optimizer.variables:
+                v.assign(tf.zeros_like(v))
+        model.step.assign(0)
+        batch = {"image": tf.concat([images[:4], second_half], 0), "label": labels}
+        logs = model.train_step(batch)
+        return logs, [w.numpy() for w in model.discriminator.trainable_weights]
+
+    logs, d_after = step(images[4:])
+    assert int(model.d_optimizer.iterations) == 2 and int(model.optimizer.iterations) == 1
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    _, d_other = step(-images[4:])  # other images in the unused half: the same critic update
+    for a, b in zip(d_after, d_other):
+        np.testing.assert_array_equal(a, b)
+    full, _ = _build("cgan", small)
+    full.train_step({"image": images, "label": labels})
+    assert int(full.d_optimizer.iterations) == 1  # ours: one critic update on the whole batch
+
+
 def test_conditional_models_refuse_unlabelled_data():
     from keras_gens.errors import ConfigError
 

@@ -8,6 +8,13 @@ description matches:
     discriminator  flatten(x) ⊙ Embedding(y) → 3 × [Dense(512) → LeakyReLU(0.2)], dropout 0.4 after the
                    last two → Dense(1) (a logit; the loss applies the sigmoid)
 Loss: the non-saturating GAN loss; one discriminator and one generator update per batch.
+
+The paper "selected a random half-batch of images for each epoch", as that Keras CGAN's loop does:
+its discriminator takes two updates per iteration, one on half a batch of real images and one on as
+many fakes drawn with the same labels, and then the generator one update on a full batch.
+``model.half_batch: true`` trains so (on the first half of each batch the runner feeds); the default
+(false, ours) updates the discriminator once on a full real batch and as many fakes, so every image
+the pipeline reads is used.
 """
 from __future__ import annotations
 
@@ -56,16 +63,19 @@ def build_cgan_discriminator(image_shape, num_classes, hidden=(512, 512, 512), l
 class CGAN(AdversarialModel):
     checkpointed_trackers = {"d_loss": "d_loss_tracker", "g_loss": "g_loss_tracker"}
 
-    def __init__(self, generator, discriminator, **kwargs):
+    def __init__(self, generator, discriminator, *, half_batch: bool = False, **kwargs):
         super().__init__(generator, discriminator, **kwargs)
         if self.num_classes < 2:
             raise ConfigError("cgan is conditional: it needs labelled data with at least two classes")
+        self.half_batch = bool(half_batch)
 
     def _labels(self, n, stream):
         draw = self.uniform_noise(n, (), stream=stream, maxval=float(self.num_classes))
         return tf.minimum(tf.cast(draw, tf.int32), self.num_classes - 1)
 
     def train_step(self, batch):
+        if self.half_batch:
+            return self.half_batch_step(batch)
         real, labels = batch["image"], tf.cast(batch["label"], tf.int32)
         n = tf.shape(real)[0]
         z, fake_labels = self.normal_noise(n, (self.latent_dim,), stream=0), self._labels(n, stream=1)
@@ -79,6 +89,25 @@ class CGAN(AdversarialModel):
         z, fake_labels = self.normal_noise(n, (self.latent_dim,), stream=2), self._labels(n, stream=3)
         return self.update_generator("gan", z, fake_labels)
 
+    def half_batch_step(self, batch):
+        """The paper's loop: D on half a batch of real images, then on as many fakes of their labels
+        (two updates), G on a full batch of random labels."""
+        n = tf.shape(batch["image"])[0]
+        half = n // 2
+        real, labels = batch["image"][:half], tf.cast(batch["label"][:half], tf.int32)
+        fake = self.generator([self.normal_noise(half, (self.latent_dim,), stream=0), labels], training=True)
+        parts = []
+        for images, target in ((real, 1.0), (fake, 0.0)):
+            with tf.GradientTape() as tape:
+                logits = self.discriminator([images, labels], training=True)
+                part = tf.nn.sigmoid_cross_entropy_with_logits(tf.fill(tf.shape(logits), target), logits)[:, 0]
+                scaled = tf.nn.compute_average_loss(part)
+            self.descend_discriminator(tape, scaled)
+            parts.append(part)
+        self.track(d_loss=parts[0] + parts[1])  # on the scale of the full-batch step's loss
+        z, fake_labels = self.normal_noise(n, (self.latent_dim,), stream=2), self._labels(n, stream=3)
+        return self.update_generator("gan", z, fake_labels)
+
 
 @register("cgan", summary="B²-FedGAN: conditional GAN with MLP generator and discriminator (3 hidden layers)")
 def build_cgan(cfg, data: DataInfo) -> CGAN:
@@ -88,6 +117,6 @@ def build_cgan(cfg, data: DataInfo) -> CGAN:
                                      m.leaky_slope, data.value_range)
     discriminator = build_cgan_discriminator(data.image_shape, classes, tuple(m.discriminator_units), m.leaky_slope,
                                              m.dropout)
-    model = CGAN(generator, discriminator, latent_dim=m.latent_dim, value_range=data.value_range,
+    model = CGAN(generator, discriminator, half_batch=m.half_batch, latent_dim=m.latent_dim, value_range=data.value_range,
                  num_classes=data.num_classes, seed=cfg.train.seed, name="cgan")
     return model.compile_from_config(cfg)
