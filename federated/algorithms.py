@@ -7,9 +7,15 @@ publishes new global weights g, a client starts its local training from
 
     start = (1 − m)·g + m·p        p: the client's weights after its previous local training
 
-(``m`` = ``mixing``, 0.5 in the paper; a client seen for the first time starts
-from g).  Its update is measured against g, so the server still averages the
-clients' new local weights.  With m = 0 every step is FedAvg's, bit for bit.
+(``m`` = ``mixing``, 0.5 in the paper).  Its update is measured against g, so the
+server still averages the clients' new local weights.  With m = 0 every step is
+FedAvg's, bit for bit.
+
+A client's first round (``first_start``): ``global`` (ours) starts it from g, since
+it has no local training to mix in; ``initial`` is the paper's reading ("an initial
+global model's weight ... would serve as the initial weights for all local
+models"): its local model holds the initial global weights w₀ until it first
+trains, so it starts from (1 − m)·g + m·w₀.
 
 Client states live with the driver (``{client_id: state}``), which passes the
 sampled clients' states in and takes the new ones out, as in TFF's
@@ -28,6 +34,7 @@ import tensorflow as tf
 from federated import tff_runtime
 
 ALGORITHMS = ("fedavg", "bi_fedavg")
+FIRST_STARTS = ("global", "initial")
 
 
 def keras_model_fn(build_keras_model: Callable[[], tf.keras.Model], element_spec) -> Callable:
@@ -145,15 +152,18 @@ class FederatedAlgorithm:
     """One driver for FedAvg and Bi-FedAvg: rounds over sampled clients, client states kept here."""
 
     def __init__(self, algorithm: str, model_fn, *, client_learning_rate: float, server_learning_rate: float = 1.0,
-                 mixing: float = 0.5):
+                 mixing: float = 0.5, first_start: str = "global"):
         if algorithm not in ALGORITHMS:
             raise ValueError(f"federated.algorithm must be one of {', '.join(ALGORITHMS)}; got {algorithm!r}")
-        self.algorithm = algorithm
+        if first_start not in FIRST_STARTS:
+            raise ValueError(f"federated.first_start must be one of {', '.join(FIRST_STARTS)}; got {first_start!r}")
+        self.algorithm, self.first_start = algorithm, first_start
         if algorithm == "fedavg":
             self.process = build_fed_avg(model_fn, client_learning_rate, server_learning_rate)
         else:
             self.process = BiFedAvgProcess(model_fn, client_learning_rate, server_learning_rate, mixing)
         self.state = self.process.initialize()
+        self.initial_weights = self.global_weights()  # w₀, for first_start=initial
         self.client_states: dict[int, collections.OrderedDict] = {}
 
     @property
@@ -169,12 +179,20 @@ class FederatedAlgorithm:
         weights = tff.learning.models.ModelWeights(tuple(np.asarray(w) for w in trainable),
                                                    tuple(np.asarray(w) for w in non_trainable))
         self.state = self.process.set_model_weights(self.state, weights)
+        self.initial_weights = self.global_weights()
+
+    def unseen_client_state(self, template):
+        """The state of a client before its first round (see ``first_start``)."""
+        if self.first_start == "initial":
+            return collections.OrderedDict(weights=tf.nest.map_structure(np.asarray, self.initial_weights),
+                                           seen=np.bool_(True))
+        return self.process.new_client_state(template)
 
     def round(self, client_ids, datasets) -> dict:
         """One round on ``datasets`` (one ``tf.data.Dataset`` per client of ``client_ids``); its train metrics."""
         if self.stateful_clients:
             template = self.global_weights()
-            states = [self.client_states.get(int(c)) or self.process.new_client_state(template) for c in client_ids]
+            states = [self.client_states.get(int(c)) or self.unseen_client_state(template) for c in client_ids]
             self.state, metrics, new_states = self.process.next(self.state, list(datasets), states)
             for client, state in zip(client_ids, new_states):
                 self.client_states[int(client)] = state

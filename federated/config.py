@@ -10,11 +10,14 @@ DEFAULTS_FILE = "federated.yaml"
 CHOICES = {
     "partition.name": ["iid", "iid_imbalanced", "non_iid", "k_classes", "dirichlet"],
     "federated.algorithm": ["fedavg", "bi_fedavg"],
+    "federated.first_start": ["global", "initial"],
+    "data.split": ["all", "train"],
     "augment.method": ["none", "cgan", "bagan_gp"],
     "run.verbose": [0, 1, 2],
 }
 # Every other integer is a size or count and must be positive (keras_gens.config.validate_counts).
-NON_NEGATIVE = ("run.seed", "run.verbose", "partition.min_per_class", "partition.min_size")
+NON_NEGATIVE = ("run.seed", "run.verbose", "partition.min_per_class", "partition.min_size",
+                "run.early_stopping.patience")
 
 
 def defaults_path() -> Path:

@@ -13,7 +13,7 @@ import numpy as np
 
 from keras_gens import config as config_lib
 from keras_gens import data as data_lib
-from keras_gens.errors import DataError
+from keras_gens.errors import ConfigError, DataError
 from keras_gens.utils.progress import progress
 
 NATIVE_SIZES = {"digits": 8, "mnist5k": 28, "mnist": 28, "cifar10": 32, "covid": 64}
@@ -43,9 +43,15 @@ def image_size(data_cfg) -> int | list:
 
 
 def keras_gens_data_section(data_cfg) -> dict:
-    """The ``keras_gens.data`` section for this source: grayscale in [0, 1], both splits pooled."""
+    """The ``keras_gens.data`` section for this source: grayscale in [0, 1]; ``data.split`` all pools the
+    official training and test sets (ours), train takes the training set alone (the paper's Table 1)."""
     base = config_lib.load_yaml(config_lib.find_config_dir() / "base.yaml")["data"]
-    return {**base, "source": data_cfg["source"], "split": "all", "image_size": image_size(data_cfg),
+    split = data_cfg.get("split", "all")
+    kind, _ = data_lib.parse_spec(data_cfg["source"])
+    if split != "all" and kind not in data_lib.SPLIT_AWARE:
+        raise ConfigError(f"data.split={split}: {kind} has no official training split (it is one set); "
+                          "use data.split=all")
+    return {**base, "source": data_cfg["source"], "split": split, "image_size": image_size(data_cfg),
             "channels": 1, "value_range": [0, 1], "limit": data_cfg.get("limit")}
 
 

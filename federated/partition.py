@@ -6,7 +6,8 @@ Every partition assigns every example to exactly one client and returns a
     iid              a random equal split
     iid_imbalanced   B²-FedGAN's IID setting: equal client sizes, every client holds every class, in
                      imbalanced amounts (Dirichlet(``concentration``) preferences), at least
-                     ``min_per_class`` of each
+                     ``min_per_class`` of each, or with ``min_per_class_fraction`` at least that share
+                     of the client's data of each (the paper's "proportion of minimum data points")
     non_iid          B²-FedGAN's Non-IID setting: equal client sizes, each client holds a random number
                      of classes (``min_classes``..``max_classes``), each held class at least
                      ``min_class_fraction`` of the client's data
@@ -153,11 +154,19 @@ def iid(labels, num_clients: int, *, seed: int = 0, num_classes: int | None = No
 
 
 def iid_imbalanced(labels, num_clients: int, *, min_per_class: int = 2, concentration: float = 1.0,
-                   seed: int = 0, num_classes: int | None = None) -> Partition:
+                   min_per_class_fraction: float | None = None, seed: int = 0,
+                   num_classes: int | None = None) -> Partition:
     labels = _check_counts(labels, num_clients)
     num_classes = num_classes or int(labels.max()) + 1
     counts = np.bincount(labels, minlength=num_classes)
     sizes = equal_sizes(len(labels), num_clients)
+    if min_per_class_fraction is not None:
+        fraction = float(min_per_class_fraction)
+        if not 0.0 < fraction <= 1.0 / num_classes:
+            raise PartitionError(f"iid_imbalanced: min_per_class_fraction must lie in (0, 1/{num_classes}] for "
+                                 f"{num_classes} classes; got {fraction}")
+        # Client sizes differ by at most one: the largest's bound holds every client to the share.
+        min_per_class = int(math.ceil(fraction * sizes.max()))
     scarce = int(counts.argmin())
     if counts[scarce] < num_clients * min_per_class:
         raise PartitionError(
@@ -174,6 +183,8 @@ def iid_imbalanced(labels, num_clients: int, *, min_per_class: int = 2, concentr
     if allocation is None:
         raise PartitionError("iid_imbalanced: no allocation meets these minimums; lower min_per_class")
     settings = {"min_per_class": min_per_class, "concentration": concentration, "seed": seed}
+    if min_per_class_fraction is not None:
+        settings["min_per_class_fraction"] = float(min_per_class_fraction)
     return Partition("iid_imbalanced", _indices_from_allocation(labels, allocation, rng), labels, num_classes,
                      settings)
 

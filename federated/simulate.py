@@ -162,7 +162,8 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
     element_spec = (tf.TensorSpec([None, *data.image_shape], tf.float32), tf.TensorSpec([None], tf.int32))
     model_fn = keras_model_fn(lambda: build_mlp(data.image_shape, data.num_classes, hidden, seed), element_spec)
     algorithm = FederatedAlgorithm(f.algorithm, model_fn, client_learning_rate=f.client_learning_rate,
-                                   server_learning_rate=f.server_learning_rate, mixing=f.mixing)
+                                   server_learning_rate=f.server_learning_rate, mixing=f.mixing,
+                                   first_start=f.first_start)
     evaluator = compile_for_evaluation(build_mlp(data.image_shape, data.num_classes, hidden, seed))
     algorithm.set_global_weights(evaluator.get_weights())
 
@@ -173,6 +174,11 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
         rows = [r for r in read_rows(metrics_file) if int(r["round"]) <= start]
         log(f"resuming {out_dir} after round {start}")
     rounds = int(f.rounds)
+    patience, min_delta = int(cfg.run.early_stopping.patience), float(cfg.run.early_stopping.min_delta)
+    stopped = stopping_round(rows, patience, min_delta)
+    if stopped is not None:  # a finished experiment that stopped early: nothing left to train
+        log(f"{out_dir} stopped early at round {stopped} (run.early_stopping.patience {patience})")
+        rounds = start
     writer = tf.summary.create_file_writer(str(out_dir / "logs"))
     verbose, interactive = int(cfg.run.verbose), sys.stdout.isatty()
     round_seconds = []
@@ -199,7 +205,8 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
                 if key in row:
                     tf.summary.scalar(key, row[key])
         write_csv(metrics_file, rows, METRIC_COLUMNS)
-        if last or (r + 1) % max(int(cfg.run.checkpoint_every), 1) == 0:
+        stopped = stopping_round(rows, patience, min_delta)
+        if last or stopped is not None or (r + 1) % max(int(cfg.run.checkpoint_every), 1) == 0:
             save_checkpoint(checkpoint_file, algorithm, r + 1)
         if verbose == 2 or (verbose == 1 and not interactive and (last or (r + 1) % 10 == 0)):
             tested = f", test accuracy {row['test_accuracy']:.4f} loss {row['test_loss']:.4f}" \
@@ -208,16 +215,41 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
                 f"{row['train_loss']:.4f}{tested} ({round_seconds[-1]:.2f}s)")
         elif verbose == 1 and hasattr(bar, "set_postfix"):
             bar.set_postfix(acc=f"{row.get('test_accuracy', row['train_accuracy']):.3f}")
+        if stopped is not None:
+            log(f"early stop after round {stopped}: the test loss has not fallen for {patience} evaluations")
+            break
     writer.flush()
     if rows:
         plot_curves(out_dir / "figures", rows, title=f"{data.name}: {f.algorithm}, {cfg.partition.name}, "
                                                      f"augmentation {cfg.augment.method}")
     summary = summarize(rows, round_seconds)
+    if stopped is not None:
+        summary["stopped_early_at"] = stopped
     atomic_write_text(out_dir / "summary.yaml", yaml.safe_dump(summary, sort_keys=False))
     if rows:
-        log(f"after {rounds} rounds: test accuracy {summary['test_accuracy']:.4f}, loss {summary['test_loss']:.4f} "
+        log(f"after {summary['rounds']} rounds: test accuracy {summary['test_accuracy']:.4f}, loss {summary['test_loss']:.4f} "
             f"(best {summary['best_test_accuracy']:.4f} at round {summary['best_round']}); {out_dir}")
     return SimulationResult(out_dir, cfg, rows, summary, algorithm)
+
+
+def stopping_round(rows: list[dict], patience: int, min_delta: float = 0.0) -> int | None:
+    """The round at which early stopping ends the experiment: the evaluation that makes ``patience``
+    evaluations in a row without a test loss below the best by more than ``min_delta``; None if none
+    (or ``patience`` 0).  A function of metrics.csv alone, so a resumed run decides as the whole would."""
+    if patience <= 0:
+        return None
+    best, since = float("inf"), 0
+    for row in rows:
+        if row.get("test_loss") in (None, ""):
+            continue
+        loss = float(row["test_loss"])
+        if loss < best - min_delta:
+            best, since = loss, 0
+        else:
+            since += 1
+            if since >= patience:
+                return int(row["round"])
+    return None
 
 
 def summarize(rows: list[dict], round_seconds: list[float]) -> dict:

@@ -32,10 +32,11 @@ def _datasets(arrays, batch=8):
     return [tf.data.Dataset.from_tensor_slices(a).batch(batch) for a in arrays]
 
 
-def _algorithm(name, mixing=0.5):
+def _algorithm(name, mixing=0.5, first_start="global"):
     from federated.algorithms import FederatedAlgorithm, keras_model_fn
 
-    algorithm = FederatedAlgorithm(name, keras_model_fn(_keras_model, SPEC), client_learning_rate=LR, mixing=mixing)
+    algorithm = FederatedAlgorithm(name, keras_model_fn(_keras_model, SPEC), client_learning_rate=LR, mixing=mixing,
+                                   first_start=first_start)
     algorithm.set_global_weights(_keras_model().get_weights())
     return algorithm
 
@@ -98,6 +99,23 @@ def test_bi_fedavg_client_starts_from_the_mix_of_global_and_its_previous_weights
         np.testing.assert_allclose(got, want, atol=5e-6)
     # FedAvg would have started from g1 alone, which ends elsewhere.
     assert max(np.abs(a - b).max() for a, b in zip(_local_sgd(g1, x, y), p2)) > 1e-4
+
+
+def test_bi_fedavg_first_start_initial_mixes_a_new_client_with_the_initial_weights():
+    """federated.first_start=initial: a client first sampled in round 2 starts from (g1 + w0) / 2."""
+    arrays = _client_arrays(2)
+    (x, y) = arrays[1]
+    w0 = _keras_model().get_weights()
+    for first_start, start in (("initial", lambda g1: [0.5 * g + 0.5 * w for g, w in zip(g1, w0)]),
+                               ("global", lambda g1: g1)):
+        algorithm = _algorithm("bi_fedavg", mixing=0.5, first_start=first_start)
+        algorithm.round([0], _datasets(arrays[:1]))
+        g1 = _trainable(algorithm)
+        algorithm.round([1], _datasets(arrays[1:]))
+        for got, want in zip(algorithm.client_states[1]["weights"].trainable, _local_sgd(start(g1), x, y)):
+            np.testing.assert_allclose(got, want, atol=5e-6)
+    with pytest.raises(ValueError, match="first_start"):
+        _algorithm("bi_fedavg", first_start="zero")
 
 
 def test_only_weights_counts_and_metrics_reach_the_server():
@@ -173,6 +191,41 @@ def test_interrupted_bi_fedavg_resumes_to_the_same_weights_and_client_states(tmp
     assert [int(r["round"]) for r in again.history] == [1, 2, 3, 4]
     assert again.summary["seconds_per_round"] > 0
     assert again.summary["test_accuracy"] == resumed.summary["test_accuracy"]
+
+
+def test_early_stopping_on_the_test_loss():
+    from federated.simulate import stopping_round
+
+    rows = [{"round": r, "test_loss": loss} for r, loss in enumerate([2.0, 1.5, 1.6, 1.45, 1.7, 1.8, 1.9], 1)]
+    rows.insert(2, {"round": 2.5, "test_loss": ""})  # rounds without an evaluation are skipped
+    assert stopping_round(rows, 0) is None
+    assert stopping_round(rows, 2) == 6            # 1.45 at round 4, then 1.7 and 1.8
+    assert stopping_round(rows, 2, min_delta=0.1) == 4  # 1.6 and 1.45 are not 0.1 below 1.5
+    assert stopping_round(rows, 5) is None
+
+
+def test_an_experiment_stops_early_and_a_rerun_trains_nothing(tmp_path):
+    # A client learning rate of 0: the test loss never falls, so the second evaluation stops it.
+    settings = ("federated.rounds=5", "federated.client_learning_rate=0", "run.early_stopping.patience=1")
+    result = _small_experiment(tmp_path, "stop", *settings)
+    assert [int(r["round"]) for r in result.history] == [1, 2] and result.summary["stopped_early_at"] == 2
+    again = _small_experiment(tmp_path, "stop", *settings)
+    assert [int(r["round"]) for r in again.history] == [1, 2] and again.summary["stopped_early_at"] == 2
+
+
+def test_the_papers_data_split_takes_the_training_set_alone():
+    from federated import config as fed_config
+    from federated.data import keras_gens_data_section
+    from keras_gens.errors import ConfigError
+
+    cfg = fed_config.resolve(None, ["data.source=digits"])
+    assert keras_gens_data_section(cfg.data)["split"] == "all"
+    assert keras_gens_data_section(fed_config.resolve(None, ["data.split=train"]).data)["split"] == "train"
+    with pytest.raises(ConfigError, match="covid has no official training split"):
+        keras_gens_data_section(fed_config.resolve(None, ["data.source=covid:x", "data.split=train",
+                                                          "data.image_size=64"]).data)
+    with pytest.raises(ConfigError, match="data.split"):
+        fed_config.resolve(None, ["data.split=test"])
 
 
 def test_fedavg_learns_the_digits(tmp_path):

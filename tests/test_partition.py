@@ -52,6 +52,17 @@ def test_iid_imbalanced_gives_every_client_every_class_above_the_minimum(labels)
     assert np.median(hist.max(1) / hist.min(1)) > 3
 
 
+def test_iid_imbalanced_with_a_least_share_per_class(labels):
+    """min_per_class_fraction: the paper's 'proportion of minimum data points in each class'."""
+    partition = make_partition("iid_imbalanced", labels, 20, seed=0, min_per_class=1, min_per_class_fraction=0.04)
+    hist = partition.histogram()
+    assert (hist / hist.sum(1, keepdims=True)).min() >= 0.04
+    assert (hist / hist.sum(1, keepdims=True)).min() < 0.06  # the bound binds: still imbalanced
+    assert partition.settings["min_per_class_fraction"] == 0.04
+    with pytest.raises(PartitionError, match="min_per_class_fraction must lie in"):
+        make_partition("iid_imbalanced", labels, 20, min_per_class_fraction=0.2)  # 10 classes x 0.2 > 1
+
+
 def test_non_iid_clients_hold_some_classes_each_above_the_minimum_fraction(labels):
     partition = make_partition("non_iid", labels, 20, seed=0, min_classes=2, max_classes=5, min_class_fraction=0.1)
     hist = partition.histogram()
