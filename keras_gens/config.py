@@ -242,20 +242,34 @@ def resolve(
             cfg = _merge(cfg, user_settings, "", source=str(user_file))
         return apply_overrides(cfg, overrides)
 
-    cfg = layered({})
     if readings:
-        reading = cfg["model"].get("reading")
+        reading = chosen_reading(defaults, user_settings, overrides)
         allowed = [OWN_READING, *readings]
         if reading not in allowed:
             raise ConfigError(f"'model.reading' must be one of {', '.join(allowed)}; got {reading!r} "
                               f"(the readings of the paper that {model_yaml.name} offers)")
-        if reading != OWN_READING:
-            defaults["model"]["reading"] = reading  # the overlay's errors name the reading it came from
-            cfg = layered(readings[reading] or {})
+        defaults["model"]["reading"] = reading  # the overlay's errors name the reading it came from
+        cfg = layered(readings.get(reading) or {})
+    else:
+        cfg = layered({})
     validate_choices(cfg, {**COMMON_CHOICES, **(choices or {})})
     validate_counts(cfg, NON_NEGATIVE, NOT_COUNTS)
     validate_batch_shape(cfg)
     return Config.wrap(cfg)
+
+
+def chosen_reading(defaults: Mapping, user_settings: Mapping | None, overrides: Iterable[str]):
+    """``model.reading`` as the user file and the overrides leave it (the last override wins), found before
+    the layers are merged: settings that only the chosen reading makes valid (an Adam beta_1 where the
+    default optimizer is RMSprop) must not fail a merge without it."""
+    reading = defaults.get("model", {}).get("reading")
+    if isinstance(user_settings, Mapping) and isinstance(user_settings.get("model"), Mapping):
+        reading = user_settings["model"].get("reading", reading)
+    for item in overrides:
+        key, _, text = item.partition("=")
+        if key.strip() == "model.reading":
+            reading = parse_yaml(text) if text.strip() else None
+    return reading
 
 
 def validate_batch_shape(cfg: Mapping):

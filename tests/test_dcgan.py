@@ -60,6 +60,9 @@ def test_readings_of_the_paper_text_and_the_authors_code():
     assert registry.get("dcgan").config(overrides=["model.reading=authors"]).model.critic_warmup.critic_steps == 0
     with pytest.raises(ConfigError, match="model.reading.*ours, paper, authors"):
         registry.get("dcgan").config(overrides=["model.reading=text"])
+    # A setting only the chosen reading makes valid: Adam's beta_1 where the default optimizer is RMSprop.
+    tuned = registry.get("wgan").config(overrides=["optimizers.generator.beta_1=0.4", "model.reading=paper"])
+    assert tuned.optimizers.generator.beta_1 == 0.4 and tuned.optimizers.generator.name == "adam"
 
 
 def authors_generator_updates(steps, critic_steps, warm, first, every):
