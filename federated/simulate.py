@@ -110,14 +110,19 @@ def plot_curves(figures: Path, rows: list[dict], title: str = ""):
         save_line_plot(figures / f"{metric}.png", series, xlabel="communication round", ylabel=label, title=title)
 
 
-def prepare_clients(cfg, data, out_dir: Path, log=print):
-    """The partition (written to ``out_dir``) and each client's training arrays, augmented if asked."""
-    from federated.augment import augment_clients
+def client_partition(cfg, data):
+    """The configured partition of the training split (nothing written: an impossible one fails first)."""
     from federated.partition import make_partition
 
     p = cfg.partition
-    partition = make_partition(p.name, data.y_train, p.num_clients, seed=cfg.run.seed, num_classes=data.num_classes,
-                               **{k: v for k, v in p.items() if k not in ("name", "num_clients")})
+    return make_partition(p.name, data.y_train, p.num_clients, seed=cfg.run.seed, num_classes=data.num_classes,
+                          **{k: v for k, v in p.items() if k not in ("name", "num_clients")})
+
+
+def prepare_clients(cfg, data, partition, out_dir: Path, log=print):
+    """Each client's training arrays, augmented if asked; the partition's tables go to ``out_dir``."""
+    from federated.augment import augment_clients
+
     partition.write(out_dir, class_names=data.class_names)
     clients = [(data.x_train[idx], data.y_train[idx]) for idx in partition.client_indices]
     if cfg.augment.method != "none":
@@ -127,7 +132,7 @@ def prepare_clients(cfg, data, out_dir: Path, log=print):
                                     seed=cfg.run.seed, verbose=cfg.run.verbose, log=log)
         clients = [(np.concatenate([x, generated[k][0]]), np.concatenate([y, generated[k][1]]))
                    for k, (x, y) in enumerate(clients)]
-    return partition, clients
+    return clients
 
 
 def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> SimulationResult:
@@ -147,8 +152,6 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
     cfg = cfg or fed_config.resolve(config_file, overrides)
     out_dir = Path(out) if out else default_out_dir(cfg)
     resuming = _check_resume(out_dir, cfg)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config_lib.save(cfg, out_dir / "config.yaml")
     seed, f = int(cfg.run.seed), cfg.federated
     tf.keras.utils.set_random_seed(seed)
 
@@ -156,7 +159,11 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
     log(f"{data.name}: {len(data.y_train)} training / {len(data.y_test)} test images {data.image_shape}, "
         f"{data.num_classes} classes; {cfg.partition.name} over {cfg.partition.num_clients} clients, "
         f"{f.algorithm}, augmentation {cfg.augment.method} -> {out_dir}")
-    partition, clients = prepare_clients(cfg, data, out_dir, log=log)
+    partition = client_partition(cfg, data)
+    # Only now the folder: missing data or an impossible partition leave nothing behind.
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_lib.save(cfg, out_dir / "config.yaml")
+    clients = prepare_clients(cfg, data, partition, out_dir, log=log)
 
     hidden = tuple(f.hidden_units)
     element_spec = (tf.TensorSpec([None, *data.image_shape], tf.float32), tf.TensorSpec([None], tf.int32))

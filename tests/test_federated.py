@@ -258,6 +258,11 @@ def test_simulate_cli_reports_bad_settings_in_one_line(tmp_path):
     result = run_module("federated.simulate", "--out", str(tmp_path / "bad"), "partition.num_clients=5000",
                         timeout=120)
     assert result.returncode == 2 and "lower num_clients" in result.stdout, result.stdout[-2000:]
+    # Neither an impossible partition nor missing data leaves an experiment folder behind.
+    result = run_module("federated.simulate", "--out", str(tmp_path / "missing"), "data.source=covid:nowhere",
+                        "data.image_size=64", timeout=120)
+    assert result.returncode == 2 and "COVID-19" in result.stdout, result.stdout[-2000:]
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "missing").exists()
 
 
 # TFF's executor manager, collected after the context is replaced, signals the worker this test stopped.

@@ -183,3 +183,22 @@ def test_combi_and_ramp_have_one_definition_for_train_and_ocgan():
     assert beta_values({"name": "combi", "end": 0.9, "start": None}, 49, 50) == pytest.approx((0.9, 0.1))
     with pytest.raises(ConfigError, match="model.beta_schedule.start"):
         beta_values({"name": "ramp", "start": "low"}, 0, 10)
+
+
+def test_ocgan_smoke_runs_go_to_their_own_folder(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from keras_gens.cli import ocgan as command
+
+    calls = []
+
+    def fake_experiment(*args, out, **kwargs):
+        calls.append(out)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "comparison.md").write_text("| run |\n")
+        return [{}]
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(command, "experiment", fake_experiment)
+    assert command.main(["--smoke"]) == 0 and calls[-1] == Path("runs/ocgan-smoke")
+    assert command.main([]) == 0 and calls[-1] == Path("runs/ocgan")

@@ -1,5 +1,6 @@
 """The thesis's outputs: interpolations, the comparison table, and exports of all four decoders."""
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,7 +92,8 @@ def test_compare_command_counts_and_the_thesis_protocol(monkeypatch):
     assert command.main(["--samples", "500", "--reconstructions", "300"]) == 0
     models, kw = calls[-1]
     assert models == list(THESIS_MODELS) and (kw["random"], kw["reconstructions"], kw["reference"]) == (500, 300, 500)
-    assert kw["overrides"] == []
+    assert kw["overrides"] == [] and kw["out"] == Path("runs/compare")
+    assert command.main(["--smoke"]) == 0 and calls[-1][1]["out"] == Path("runs/compare-smoke")
     assert command.main(["wae", "--protocol", "thesis", "train.epochs=3"]) == 0
     models, kw = calls[-1]
     assert models == ["wae"] and (kw["random"], kw["reconstructions"], kw["reference"]) == (10_000, 40_000, 40_000)

@@ -31,7 +31,8 @@ import sys
 from pathlib import Path
 
 from keras_gens.cli import run_cli
-from keras_gens.experiments.thesis import PROTOCOLS, THESIS_MODELS, THESIS_TEST_FRACTION, compare, markdown_table
+from keras_gens.experiments.thesis import (PROTOCOLS, THESIS_MODELS, THESIS_TEST_FRACTION, compare, default_out,
+                                           markdown_table)
 
 
 def main(argv=None) -> int:
@@ -41,7 +42,8 @@ def main(argv=None) -> int:
                         help=f"models (default: {' '.join(THESIS_MODELS)}) and config overrides for all of them")
     parser.add_argument("--data", help="data source for every model (default: each model's config)")
     parser.add_argument("--smoke", action="store_true", help="each model's small settings (embedded digits)")
-    parser.add_argument("--out", default="runs/compare", help="folder for the runs and tables (default runs/compare)")
+    parser.add_argument("--out", help="folder for the runs and tables (default runs/compare; runs/compare-smoke "
+                                      "with --smoke)")
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default="quick",
                         help="counts (and for thesis, the 80/20 split) of the evaluation; see above")
     for name, what in (("random", "random samples from the prior (Table 4.4)"),
@@ -62,11 +64,13 @@ def main(argv=None) -> int:
     if args.protocol == "thesis" and not any(o.startswith("data.test_fraction=") for o in overrides):
         overrides.insert(0, f"data.test_fraction={THESIS_TEST_FRACTION}")
 
+    out = Path(args.out) if args.out else default_out(args.smoke)
+
     def work():
-        rows = compare(models, data=args.data, out=args.out, overrides=overrides, smoke=args.smoke, **counts,
+        rows = compare(models, data=args.data, out=out, overrides=overrides, smoke=args.smoke, **counts,
                        pairs=args.pairs, fid=args.fid, fid_weights=args.fid_weights)
         print("\n" + markdown_table(rows))
-        print(f"\nwritten: {Path(args.out) / 'comparison.csv'} and comparison.md")
+        print(f"\nwritten: {out / 'comparison.csv'} and comparison.md")
         return 0
 
     return run_cli(work)

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from keras_gens.cli import run_cli
-from keras_gens.experiments.ocgan import BASES, SETS, experiment
+from keras_gens.experiments.ocgan import BASES, SETS, default_out, experiment
 
 
 def main(argv=None) -> int:
@@ -36,17 +36,20 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="each model's small settings (embedded digits)")
     parser.add_argument("--metric", default="auto", choices=["auto", "fid", "kid", "sharpness"])
     parser.add_argument("--samples", type=int, help="generated images scored per epoch (eval.samples)")
-    parser.add_argument("--out", default="runs/ocgan")
+    parser.add_argument("--out", help="folder for the runs and the comparison (default runs/ocgan; "
+                                      "runs/ocgan-smoke with --smoke)")
     args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)
     bad = [o for o in args.overrides if "=" not in o]
     if bad:
         parser.error(f"expected key=value overrides, got {' '.join(bad)}")
 
+    out = Path(args.out) if args.out else default_out(args.smoke)
+
     def work():
-        rows = experiment(args.which, args.base.split(","), data=args.data, out=args.out, overrides=args.overrides,
+        rows = experiment(args.which, args.base.split(","), data=args.data, out=out, overrides=args.overrides,
                           smoke=args.smoke, metric=args.metric, samples=args.samples)
-        print((Path(args.out) / "comparison.md").read_text())
-        print(f"written: {args.out}/comparison.csv, .md, the comparison plot and samples/epoch_*.png")
+        print((out / "comparison.md").read_text())
+        print(f"written: {out}/comparison.csv, .md, the comparison plot and samples/epoch_*.png")
         return 0 if rows else 1
 
     return run_cli(work)

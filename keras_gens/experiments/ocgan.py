@@ -34,6 +34,11 @@ def plan(which: str, bases) -> list[tuple[str, str, list[str]]]:
     raise UserError(f"unknown set {which!r}; choose from {', '.join(SETS)}")
 
 
+def default_out(smoke: bool) -> Path:
+    """runs/ocgan, or runs/ocgan-smoke: a smoke comparison never blocks the full one's runs."""
+    return Path("runs") / ("ocgan-smoke" if smoke else "ocgan")
+
+
 def choose_metric(metric: str, weights=None, log=print) -> str:
     if metric != "auto":
         return metric
@@ -46,12 +51,12 @@ def choose_metric(metric: str, weights=None, log=print) -> str:
     return "sharpness"
 
 
-def experiment(which="pair", bases=("dcgan",), *, data=None, out="runs/ocgan", overrides=(), smoke=False,
+def experiment(which="pair", bases=("dcgan",), *, data=None, out=None, overrides=(), smoke=False,
                metric="auto", samples=None, log=print) -> list[dict]:
     from keras_gens import runner
     from keras_gens.utils import metrics_csv
 
-    out = Path(out)
+    out = Path(out) if out else default_out(smoke)
     runs = plan(which, bases)
     metric = choose_metric(metric, log=log)
     # Sharpness costs next to nothing: every epoch. FID/KID keep the config's eval.every (5 in --smoke).

@@ -126,18 +126,24 @@ PROTOCOLS = {"quick": {"random": 1000, "reconstructions": 1000, "reference": 100
 THESIS_TEST_FRACTION = 0.2  # its CelebA split: 162,079 training / 40,520 test images
 
 
-def compare(models=THESIS_MODELS, *, data=None, out="runs/compare", overrides=(), smoke=False, random=1000,
+def default_out(smoke: bool) -> Path:
+    """runs/compare, or runs/compare-smoke: a smoke comparison never blocks the full one's runs."""
+    return Path("runs") / ("compare-smoke" if smoke else "compare")
+
+
+def compare(models=THESIS_MODELS, *, data=None, out=None, overrides=(), smoke=False, random=1000,
             reconstructions=1000, reference=1000, pairs=16, fid="auto", fid_weights=None, log=print) -> list[dict]:
     """Train and score each model.  ``random`` prior samples, ``reconstructions`` held-out images and
     ``reference`` real held-out images for FID; the last two are capped at the held-out split's size,
-    and the tables say how many were scored."""
+    and the tables say how many were scored.  ``out``: default runs/compare (runs/compare-smoke with
+    ``smoke``, so a smoke comparison never blocks the full one)."""
     from keras_gens import data as data_lib
     from keras_gens import runner
     from keras_gens.utils.io import atomic_write_text
 
     from keras_gens import evaluation
 
-    out = Path(out)
+    out = Path(out) if out else default_out(smoke)
     rows = []
     extractor = fid_extractor(fid, fid_weights, log)
     reference_count, reference = reference, None
