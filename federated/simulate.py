@@ -144,6 +144,7 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
     from federated.algorithms import FederatedAlgorithm, keras_model_fn
     from federated.classifier import build_mlp, compile_for_evaluation
     from keras_gens import config as config_lib
+    from keras_gens.run_dirs import hold
     from keras_gens.utils.io import atomic_write_text
     from keras_gens.utils.metrics_csv import read_rows
     from keras_gens.utils.tables import write_csv
@@ -160,83 +161,84 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
         f"{data.num_classes} classes; {cfg.partition.name} over {cfg.partition.num_clients} clients, "
         f"{f.algorithm}, augmentation {cfg.augment.method} -> {out_dir}")
     partition = client_partition(cfg, data)
-    # Only now the folder: missing data or an impossible partition leave nothing behind.
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config_lib.save(cfg, out_dir / "config.yaml")
-    clients = prepare_clients(cfg, data, partition, out_dir, log=log)
+    # Only now the folder: missing data or an impossible partition leave nothing behind; and one
+    # process at a time (a second simulate or grid into it is refused while this one runs).
+    with hold(out_dir, log):
+        config_lib.save(cfg, out_dir / "config.yaml")
+        clients = prepare_clients(cfg, data, partition, out_dir, log=log)
 
-    hidden = tuple(f.hidden_units)
-    element_spec = (tf.TensorSpec([None, *data.image_shape], tf.float32), tf.TensorSpec([None], tf.int32))
-    model_fn = keras_model_fn(lambda: build_mlp(data.image_shape, data.num_classes, hidden, seed), element_spec)
-    algorithm = FederatedAlgorithm(f.algorithm, model_fn, client_learning_rate=f.client_learning_rate,
-                                   server_learning_rate=f.server_learning_rate, mixing=f.mixing,
-                                   first_start=f.first_start)
-    evaluator = compile_for_evaluation(build_mlp(data.image_shape, data.num_classes, hidden, seed))
-    algorithm.set_global_weights(evaluator.get_weights())
+        hidden = tuple(f.hidden_units)
+        element_spec = (tf.TensorSpec([None, *data.image_shape], tf.float32), tf.TensorSpec([None], tf.int32))
+        model_fn = keras_model_fn(lambda: build_mlp(data.image_shape, data.num_classes, hidden, seed), element_spec)
+        algorithm = FederatedAlgorithm(f.algorithm, model_fn, client_learning_rate=f.client_learning_rate,
+                                       server_learning_rate=f.server_learning_rate, mixing=f.mixing,
+                                       first_start=f.first_start)
+        evaluator = compile_for_evaluation(build_mlp(data.image_shape, data.num_classes, hidden, seed))
+        algorithm.set_global_weights(evaluator.get_weights())
 
-    checkpoint_file, metrics_file = out_dir / "checkpoint.npz", out_dir / "metrics.csv"
-    start, rows = 0, []
-    if resuming:
-        start = load_checkpoint(checkpoint_file, algorithm)
-        rows = [r for r in read_rows(metrics_file) if int(r["round"]) <= start]
-        log(f"resuming {out_dir} after round {start}")
-    rounds = int(f.rounds)
-    patience, min_delta = int(cfg.run.early_stopping.patience), float(cfg.run.early_stopping.min_delta)
-    stopped = stopping_round(rows, patience, min_delta)
-    if stopped is not None:  # a finished experiment that stopped early: nothing left to train
-        log(f"{out_dir} stopped early at round {stopped} (run.early_stopping.patience {patience})")
-        rounds = start
-    writer = tf.summary.create_file_writer(str(out_dir / "logs"))
-    verbose, interactive = int(cfg.run.verbose), sys.stdout.isatty()
-    round_seconds = []
-    bar = progress(range(start, rounds), total=rounds - start, desc=f"{f.algorithm} rounds", unit="round") \
-        if verbose == 1 else range(start, rounds)
-    for r in bar:
-        chosen = sample_clients(len(clients), f.clients_per_round, r, seed)
-        datasets = [client_dataset(*clients[k], batch_size=f.batch_size, local_epochs=f.local_epochs,
-                                   seed=seed * 1_000_003 + r * 1009 + int(k)) for k in chosen]
-        began = time.perf_counter()
-        train = algorithm.round(chosen, datasets)
-        round_seconds.append(time.perf_counter() - began)
-        row = {"round": r + 1, "train_accuracy": float(train["sparse_categorical_accuracy"]),
-               "train_loss": float(train["loss"]), "clients": " ".join(str(int(k)) for k in chosen),
-               "seconds": round(round_seconds[-1], 4)}
-        last = r + 1 == rounds
-        if last or (r + 1) % max(int(cfg.run.eval_every), 1) == 0:
-            algorithm.global_weights().assign_weights_to(evaluator)
-            loss, accuracy = evaluator.evaluate(data.x_test, data.y_test, batch_size=512, verbose=0)
-            row.update(test_accuracy=float(accuracy), test_loss=float(loss))
-        rows.append(row)
-        with writer.as_default(step=r + 1):
-            for key in ("train_accuracy", "train_loss", "test_accuracy", "test_loss"):
-                if key in row:
-                    tf.summary.scalar(key, row[key])
-        write_csv(metrics_file, rows, METRIC_COLUMNS)
+        checkpoint_file, metrics_file = out_dir / "checkpoint.npz", out_dir / "metrics.csv"
+        start, rows = 0, []
+        if resuming:
+            start = load_checkpoint(checkpoint_file, algorithm)
+            rows = [r for r in read_rows(metrics_file) if int(r["round"]) <= start]
+            log(f"resuming {out_dir} after round {start}")
+        rounds = int(f.rounds)
+        patience, min_delta = int(cfg.run.early_stopping.patience), float(cfg.run.early_stopping.min_delta)
         stopped = stopping_round(rows, patience, min_delta)
-        if last or stopped is not None or (r + 1) % max(int(cfg.run.checkpoint_every), 1) == 0:
-            save_checkpoint(checkpoint_file, algorithm, r + 1)
-        if verbose == 2 or (verbose == 1 and not interactive and (last or (r + 1) % 10 == 0)):
-            tested = f", test accuracy {row['test_accuracy']:.4f} loss {row['test_loss']:.4f}" \
-                if "test_accuracy" in row else ""
-            log(f"round {r + 1}/{rounds}: train accuracy {row['train_accuracy']:.4f} loss "
-                f"{row['train_loss']:.4f}{tested} ({round_seconds[-1]:.2f}s)")
-        elif verbose == 1 and hasattr(bar, "set_postfix"):
-            bar.set_postfix(acc=f"{row.get('test_accuracy', row['train_accuracy']):.3f}")
+        if stopped is not None:  # a finished experiment that stopped early: nothing left to train
+            log(f"{out_dir} stopped early at round {stopped} (run.early_stopping.patience {patience})")
+            rounds = start
+        writer = tf.summary.create_file_writer(str(out_dir / "logs"))
+        verbose, interactive = int(cfg.run.verbose), sys.stdout.isatty()
+        round_seconds = []
+        bar = progress(range(start, rounds), total=rounds - start, desc=f"{f.algorithm} rounds", unit="round") \
+            if verbose == 1 else range(start, rounds)
+        for r in bar:
+            chosen = sample_clients(len(clients), f.clients_per_round, r, seed)
+            datasets = [client_dataset(*clients[k], batch_size=f.batch_size, local_epochs=f.local_epochs,
+                                       seed=seed * 1_000_003 + r * 1009 + int(k)) for k in chosen]
+            began = time.perf_counter()
+            train = algorithm.round(chosen, datasets)
+            round_seconds.append(time.perf_counter() - began)
+            row = {"round": r + 1, "train_accuracy": float(train["sparse_categorical_accuracy"]),
+                   "train_loss": float(train["loss"]), "clients": " ".join(str(int(k)) for k in chosen),
+                   "seconds": round(round_seconds[-1], 4)}
+            last = r + 1 == rounds
+            if last or (r + 1) % max(int(cfg.run.eval_every), 1) == 0:
+                algorithm.global_weights().assign_weights_to(evaluator)
+                loss, accuracy = evaluator.evaluate(data.x_test, data.y_test, batch_size=512, verbose=0)
+                row.update(test_accuracy=float(accuracy), test_loss=float(loss))
+            rows.append(row)
+            with writer.as_default(step=r + 1):
+                for key in ("train_accuracy", "train_loss", "test_accuracy", "test_loss"):
+                    if key in row:
+                        tf.summary.scalar(key, row[key])
+            write_csv(metrics_file, rows, METRIC_COLUMNS)
+            stopped = stopping_round(rows, patience, min_delta)
+            if last or stopped is not None or (r + 1) % max(int(cfg.run.checkpoint_every), 1) == 0:
+                save_checkpoint(checkpoint_file, algorithm, r + 1)
+            if verbose == 2 or (verbose == 1 and not interactive and (last or (r + 1) % 10 == 0)):
+                tested = f", test accuracy {row['test_accuracy']:.4f} loss {row['test_loss']:.4f}" \
+                    if "test_accuracy" in row else ""
+                log(f"round {r + 1}/{rounds}: train accuracy {row['train_accuracy']:.4f} loss "
+                    f"{row['train_loss']:.4f}{tested} ({round_seconds[-1]:.2f}s)")
+            elif verbose == 1 and hasattr(bar, "set_postfix"):
+                bar.set_postfix(acc=f"{row.get('test_accuracy', row['train_accuracy']):.3f}")
+            if stopped is not None:
+                log(f"early stop after round {stopped}: the test loss has not fallen for {patience} evaluations")
+                break
+        writer.flush()
+        if rows:
+            plot_curves(out_dir / "figures", rows, title=f"{data.name}: {f.algorithm}, {cfg.partition.name}, "
+                                                         f"augmentation {cfg.augment.method}")
+        summary = summarize(rows, round_seconds)
         if stopped is not None:
-            log(f"early stop after round {stopped}: the test loss has not fallen for {patience} evaluations")
-            break
-    writer.flush()
-    if rows:
-        plot_curves(out_dir / "figures", rows, title=f"{data.name}: {f.algorithm}, {cfg.partition.name}, "
-                                                     f"augmentation {cfg.augment.method}")
-    summary = summarize(rows, round_seconds)
-    if stopped is not None:
-        summary["stopped_early_at"] = stopped
-    atomic_write_text(out_dir / "summary.yaml", yaml.safe_dump(summary, sort_keys=False))
-    if rows:
-        log(f"after {summary['rounds']} rounds: test accuracy {summary['test_accuracy']:.4f}, loss {summary['test_loss']:.4f} "
-            f"(best {summary['best_test_accuracy']:.4f} at round {summary['best_round']}); {out_dir}")
-    return SimulationResult(out_dir, cfg, rows, summary, algorithm)
+            summary["stopped_early_at"] = stopped
+        atomic_write_text(out_dir / "summary.yaml", yaml.safe_dump(summary, sort_keys=False))
+        if rows:
+            log(f"after {summary['rounds']} rounds: test accuracy {summary['test_accuracy']:.4f}, loss {summary['test_loss']:.4f} "
+                f"(best {summary['best_test_accuracy']:.4f} at round {summary['best_round']}); {out_dir}")
+        return SimulationResult(out_dir, cfg, rows, summary, algorithm)
 
 
 def stopping_round(rows: list[dict], patience: int, min_delta: float = 0.0) -> int | None:

@@ -114,3 +114,90 @@ def build_from_run(run_dir, *, restore=True, compute_precision=None):
             raise RunDirError(f"{run_dir} holds no checkpoint yet; train it first")
         tf.train.Checkpoint(model=model).restore(path).expect_partial()
     return info["model"], cfg, model, info
+
+
+# ---------------------------------------------------------------- one process per run directory
+
+LOCK_FILE = ".lock"
+
+
+def _process_started(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), or None when there is no such process."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return None
+
+
+def _lock_holder(path: Path) -> dict | None:
+    """What a lock file says (pid, started, host, command), or None when it is unreadable."""
+    import yaml
+
+    try:
+        holder = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return holder if isinstance(holder, dict) and isinstance(holder.get("pid"), int) else None
+
+
+def _is_alive(holder: dict) -> bool:
+    import socket
+
+    if holder.get("host") != socket.gethostname():
+        return True  # another machine's process (a shared disk): it cannot be checked from here
+    started = _process_started(holder["pid"])
+    # A PID the system has handed to a newer process is not the holder.
+    return started is not None and abs(started - float(holder.get("started", started))) < 1.0
+
+
+@contextlib.contextmanager
+def hold(run_dir, log=print):
+    """Hold ``run_dir`` for this process while the block runs: a second process (a train, compare,
+    ocgan or federated run into the same folder) is refused with the holder's PID and command.
+
+    The lock is ``RUN_DIR/.lock``, made with O_EXCL and removed when the block ends; one left by a
+    process that no longer runs (killed, or its PID reused since) is noticed and taken over.  A
+    process may hold its own directory again (a notebook re-running a cell).  Only a cluster's chief
+    holds a run directory: the other workers write to scratch folders of their own."""
+    import os
+    import socket
+    import sys
+    import time
+
+    import yaml
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK_FILE
+    me = {"pid": os.getpid(), "started": _process_started(os.getpid()) or time.time(),
+          "host": socket.gethostname(), "command": " ".join([Path(sys.executable).name, *sys.argv])[:300],
+          "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+    for _ in range(3):
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _lock_holder(path)
+            if holder is not None and holder["pid"] != me["pid"] and _is_alive(holder):
+                where = "" if holder.get("host") == me["host"] else f" on {holder.get('host')}"
+                raise RunDirError(
+                    f"{run_dir} is in use by process {holder['pid']}{where} ({holder.get('command', '?')}, since "
+                    f"{holder.get('since', '?')}). Wait for it to finish or use another --out; if that process is "
+                    f"gone, delete {path}.") from None
+            if holder is not None and holder["pid"] != me["pid"]:
+                log(f"{run_dir}: taking over the lock of process {holder['pid']}, which no longer runs")
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            continue
+        with os.fdopen(descriptor, "w") as f:
+            f.write(yaml.safe_dump(me, sort_keys=False))
+        break
+    else:
+        raise RunDirError(f"could not take {path}: another process keeps taking it")
+    try:
+        yield path
+    finally:
+        if (_lock_holder(path) or {}).get("pid") == me["pid"]:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()

@@ -35,7 +35,7 @@ from keras_gens.data.validate import describe, find_unreadable
 from keras_gens.distribute import describe_devices, is_chief, make_strategy, task_label
 from keras_gens.errors import DataError, DataMissing, RunDirError, TrainingDiverged
 from keras_gens.models.base import DataInfo
-from keras_gens.run_dirs import latest_checkpoint, precision, write_run_info
+from keras_gens.run_dirs import hold, latest_checkpoint, precision, write_run_info
 
 RESUME_MODES = ("auto", "never", "require")
 # Keys that may differ between a run and its resumption.
@@ -147,56 +147,58 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         model = spec.build(cfg, info)
         epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         checkpoint = tf.train.Checkpoint(model=model, epoch=epoch_variable)
-    if chief:
-        open_run_dir(run_dir, cfg, name, source)
-    manager = tf.train.CheckpointManager(checkpoint, str(write_dir / "checkpoints"), max_to_keep=cfg.checkpoint.keep)
+    with contextlib.ExitStack() as held:
+        if chief:  # one process per run directory: a second is refused until this run ends
+            held.enter_context(hold(run_dir, log))
+            open_run_dir(run_dir, cfg, name, source)
+        manager = tf.train.CheckpointManager(checkpoint, str(write_dir / "checkpoints"), max_to_keep=cfg.checkpoint.keep)
 
-    initial_epoch = 0
-    if resuming:
-        path = latest_checkpoint(run_dir)
-        restored = checkpoint.restore(path).assert_existing_objects_matched()
-        initial_epoch = int(epoch_variable.numpy())
-        log(f"resuming {run_dir} from epoch {initial_epoch} (step {int(model.step.numpy())})")
-    epochs = model.planned_epochs(cfg.train.epochs)
-    # A train_step may consume several batches (a WGAN's critic steps): they come as one larger batch.
-    step_batch = batch_size * model.batches_per_step
-    steps_per_epoch = int(cfg.train.steps_per_epoch or source.steps_per_epoch(step_batch))
-    log(f"{name}: {source.name}, {source.num_examples} images {info.image_shape}, "
-        f"{strategy.num_replicas_in_sync} replica(s) on {describe_devices(strategy)}, batch {batch_size}, {steps_per_epoch} steps/epoch "
-        f"-> {run_dir}")
-    if initial_epoch >= epochs:
-        # No step will run, so the optimizers' slots are never created: their checkpointed values
-        # stay unmatched on purpose (else TensorFlow warns about each one when the run is released).
+        initial_epoch = 0
         if resuming:
-            restored.expect_partial()
-        log(f"{run_dir} has already trained {initial_epoch} of {epochs} epochs; raise {model.epochs_setting} to go on")
-        return RunResult(run_dir, cfg, model, initial_epoch, epochs)
+            path = latest_checkpoint(run_dir)
+            restored = checkpoint.restore(path).assert_existing_objects_matched()
+            initial_epoch = int(epoch_variable.numpy())
+            log(f"resuming {run_dir} from epoch {initial_epoch} (step {int(model.step.numpy())})")
+        epochs = model.planned_epochs(cfg.train.epochs)
+        # A train_step may consume several batches (a WGAN's critic steps): they come as one larger batch.
+        step_batch = batch_size * model.batches_per_step
+        steps_per_epoch = int(cfg.train.steps_per_epoch or source.steps_per_epoch(step_batch))
+        log(f"{name}: {source.name}, {source.num_examples} images {info.image_shape}, "
+            f"{strategy.num_replicas_in_sync} replica(s) on {describe_devices(strategy)}, batch {batch_size}, {steps_per_epoch} steps/epoch "
+            f"-> {run_dir}")
+        if initial_epoch >= epochs:
+            # No step will run, so the optimizers' slots are never created: their checkpointed values
+            # stay unmatched on purpose (else TensorFlow warns about each one when the run is released).
+            if resuming:
+                restored.expect_partial()
+            log(f"{run_dir} has already trained {initial_epoch} of {epochs} epochs; raise {model.epochs_setting} to go on")
+            return RunResult(run_dir, cfg, model, initial_epoch, epochs)
 
-    if model.prepare(source, batch_size=batch_size, seed=cfg.train.seed, verbose=_verbosity(cfg.train.verbose),
-                     log=log):
-        manager.save(checkpoint_number=initial_epoch)
-    dataset = source.training_dataset(step_batch, seed=cfg.train.seed, start_step=initial_epoch * steps_per_epoch)
-    dataset = group_for_replicas(dataset, model.batches_per_step, strategy.num_replicas_in_sync)
-    started = time.perf_counter()
-    with _naming_unreadable_files(source):
-        callbacks = _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epoch, chief)
-        callbacks += extra_callbacks
-        try:
-            history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
-                                steps_per_epoch=steps_per_epoch, callbacks=callbacks,
-                                verbose=_verbosity(cfg.train.verbose))
-        finally:
-            if not chief:
-                shutil.rmtree(write_dir, ignore_errors=True)
-    last = {k: v[-1] for k, v in history.history.items() if v}
-    if not all_finite(last):
-        raise TrainingDiverged(
-            f"training diverged in epoch {initial_epoch + len(history.epoch)} "
-            f"({', '.join(f'{k}={v:.4g}' for k, v in last.items())}); the last finite epoch's checkpoint is "
-            f"{latest_checkpoint(run_dir)}. Lower the optimizer's learning_rate, or check the data's value_range.")
-    log(f"trained epochs {initial_epoch + 1}-{epochs} in {time.perf_counter() - started:.1f}s; "
-        f"checkpoint: {manager.latest_checkpoint}")
-    return RunResult(run_dir, cfg, model, initial_epoch, epochs, history.history)
+        if model.prepare(source, batch_size=batch_size, seed=cfg.train.seed, verbose=_verbosity(cfg.train.verbose),
+                         log=log):
+            manager.save(checkpoint_number=initial_epoch)
+        dataset = source.training_dataset(step_batch, seed=cfg.train.seed, start_step=initial_epoch * steps_per_epoch)
+        dataset = group_for_replicas(dataset, model.batches_per_step, strategy.num_replicas_in_sync)
+        started = time.perf_counter()
+        with _naming_unreadable_files(source):
+            callbacks = _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epoch, chief)
+            callbacks += extra_callbacks
+            try:
+                history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
+                                    steps_per_epoch=steps_per_epoch, callbacks=callbacks,
+                                    verbose=_verbosity(cfg.train.verbose))
+            finally:
+                if not chief:
+                    shutil.rmtree(write_dir, ignore_errors=True)
+        last = {k: v[-1] for k, v in history.history.items() if v}
+        if not all_finite(last):
+            raise TrainingDiverged(
+                f"training diverged in epoch {initial_epoch + len(history.epoch)} "
+                f"({', '.join(f'{k}={v:.4g}' for k, v in last.items())}); the last finite epoch's checkpoint is "
+                f"{latest_checkpoint(run_dir)}. Lower the optimizer's learning_rate, or check the data's value_range.")
+        log(f"trained epochs {initial_epoch + 1}-{epochs} in {time.perf_counter() - started:.1f}s; "
+            f"checkpoint: {manager.latest_checkpoint}")
+        return RunResult(run_dir, cfg, model, initial_epoch, epochs, history.history)
 
 
 def group_for_replicas(dataset, batches: int, replicas: int):

@@ -172,3 +172,55 @@ def test_kill_and_ctrl_c_leave_a_checkpoint_to_resume_from(tmp_path):
     assert again.returncode == 0, again.stdout
     assert "has already trained 4 of 4 epochs" in again.stdout
     assert "could not be found in the restored object" not in again.stdout, again.stdout
+
+
+def _lock_for(process, run_dir):
+    """A lock file as process ``process`` would have written it."""
+    import socket
+
+    import psutil
+    import yaml
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    holder = {"pid": process.pid, "started": psutil.Process(process.pid).create_time(), "host": socket.gethostname(),
+              "command": "python -m keras_gens.train vae", "since": "2026-12-01 12:00:00"}
+    (run_dir / run_dirs.LOCK_FILE).write_text(yaml.safe_dump(holder))
+
+
+def test_a_run_directory_in_use_is_refused_and_a_stale_lock_is_taken_over(tmp_path):
+    out = tmp_path / "run"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        _lock_for(other, out)
+        with pytest.raises(RunDirError, match=f"in use by process {other.pid}.*keras_gens.train vae"):
+            train_small(out, "train.epochs=1")
+        assert {p.name for p in out.iterdir()} == {run_dirs.LOCK_FILE}  # refused before writing anything
+    finally:
+        other.kill()
+        other.wait()
+    logged = []
+    runner.train("vae", data="digits", out=out, overrides=SMALL_VAE + ["train.epochs=1"], log=logged.append)
+    assert any(f"taking over the lock of process {other.pid}" in str(line) for line in logged)
+    assert not (out / run_dirs.LOCK_FILE).exists()  # released when the run ended
+    assert metrics_csv.read_rows(out / "metrics.csv")[-1]["epoch"] == "1"
+    # While a run holds its folder, the lock names this process; a failing run releases it too.
+    with run_dirs.hold(out) as lock:
+        assert f"pid: {os.getpid()}" in lock.read_text()
+        train_small(out, "train.epochs=2")  # the same process may hold it again (a notebook)
+    assert not (out / run_dirs.LOCK_FILE).exists()
+
+
+def test_a_federated_experiment_in_use_is_refused(tmp_path):
+    from federated.simulate import simulate
+
+    out = tmp_path / "fed"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        _lock_for(other, out)
+        with pytest.raises(RunDirError, match=f"in use by process {other.pid}"):
+            simulate(None, ["data.source=digits", "partition.num_clients=6", "partition.min_per_class=1",
+                            "federated.rounds=1", "run.verbose=0"], out=out, log=lambda *a: None)
+        assert {p.name for p in out.iterdir()} == {run_dirs.LOCK_FILE}
+    finally:
+        other.kill()
+        other.wait()
