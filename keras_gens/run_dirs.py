@@ -169,6 +169,7 @@ def hold(run_dir, log=print):
     import yaml
 
     run_dir = Path(run_dir)
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_FILE
     me = {"pid": os.getpid(), "started": _process_started(os.getpid()) or time.time(),
@@ -201,3 +202,6 @@ def hold(run_dir, log=print):
         if (_lock_holder(path) or {}).get("pid") == me["pid"]:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+        if created:  # a run that failed before writing anything leaves no folder behind
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()

@@ -224,3 +224,23 @@ def test_a_federated_experiment_in_use_is_refused(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+def test_compare_and_ocgan_into_a_folder_in_use_are_refused(tmp_path):
+    from keras_gens.experiments import ocgan, thesis
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        for name, run in (("compare", lambda out: thesis.compare(["vae"], out=out, smoke=True, log=lambda *a: None)),
+                          ("ocgan", lambda out: ocgan.experiment(out=out, smoke=True, log=lambda *a: None))):
+            _lock_for(other, tmp_path / name)
+            with pytest.raises(RunDirError, match=f"in use by process {other.pid}"):
+                run(tmp_path / name)
+            assert {p.name for p in (tmp_path / name).iterdir()} == {run_dirs.LOCK_FILE}, name
+    finally:
+        other.kill()
+        other.wait()
+    # A failure inside a folder the lock created leaves no folder behind.
+    with pytest.raises(Exception, match="unknown base"):
+        ocgan.experiment(bases=("vae",), out=tmp_path / "new", smoke=True, log=lambda *a: None)
+    assert not (tmp_path / "new").exists()

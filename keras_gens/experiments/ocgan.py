@@ -54,27 +54,29 @@ def choose_metric(metric: str, weights=None, log=print) -> str:
 def experiment(which="pair", bases=("dcgan",), *, data=None, out=None, overrides=(), smoke=False,
                metric="auto", samples=None, log=print) -> list[dict]:
     from keras_gens import runner
+    from keras_gens.run_dirs import hold
     from keras_gens.utils import metrics_csv
 
     out = Path(out) if out else default_out(smoke)
-    runs = plan(which, bases)
-    metric = choose_metric(metric, log=log)
-    # Sharpness costs next to nothing: every epoch. FID/KID keep the config's eval.every (5 in --smoke).
-    scoring = ([f"eval.metric={metric}"] + (["eval.every=1"] if metric == "sharpness" else [])
-               + ([f"eval.samples={samples}"] if samples else []))
-    rows, curves = [], {}
-    for label, model, variant in runs:
-        log(f"== {label} ({' '.join([model, *variant])})")
-        result = runner.train(model, data=data, out=out / label, overrides=[*variant, *scoring, *overrides],
-                              smoke=smoke, log=log)
-        table = metrics_csv.read_rows(out / label / "metrics.csv")
-        curve = {int(r["epoch"]): float(r[metric]) for r in table if r.get(metric) not in (None, "")}
-        curves[label] = curve
-        best = (min if metric in ("fid", "kid") else max)(curve.values()) if curve else ""
-        rows.append({"run": label, "model": model, "settings": " ".join(variant), "epochs": result.epochs,
-                     f"final_{metric}": curve.get(max(curve), "") if curve else "", f"best_{metric}": best})
-    write_outputs(out, metric, runs, rows, curves)
-    return rows
+    with hold(out, log):  # one process at a time: each model's run holds its own folder too
+        runs = plan(which, bases)
+        metric = choose_metric(metric, log=log)
+        # Sharpness costs next to nothing: every epoch. FID/KID keep the config's eval.every (5 in --smoke).
+        scoring = ([f"eval.metric={metric}"] + (["eval.every=1"] if metric == "sharpness" else [])
+                   + ([f"eval.samples={samples}"] if samples else []))
+        rows, curves = [], {}
+        for label, model, variant in runs:
+            log(f"== {label} ({' '.join([model, *variant])})")
+            result = runner.train(model, data=data, out=out / label, overrides=[*variant, *scoring, *overrides],
+                                  smoke=smoke, log=log)
+            table = metrics_csv.read_rows(out / label / "metrics.csv")
+            curve = {int(r["epoch"]): float(r[metric]) for r in table if r.get(metric) not in (None, "")}
+            curves[label] = curve
+            best = (min if metric in ("fid", "kid") else max)(curve.values()) if curve else ""
+            rows.append({"run": label, "model": model, "settings": " ".join(variant), "epochs": result.epochs,
+                         f"final_{metric}": curve.get(max(curve), "") if curve else "", f"best_{metric}": best})
+        write_outputs(out, metric, runs, rows, curves)
+        return rows
 
 
 def write_outputs(out: Path, metric: str, runs, rows: list[dict], curves: dict):

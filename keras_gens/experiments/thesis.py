@@ -139,53 +139,55 @@ def compare(models=THESIS_MODELS, *, data=None, out=None, overrides=(), smoke=Fa
     ``smoke``, so a smoke comparison never blocks the full one)."""
     from keras_gens import data as data_lib
     from keras_gens import runner
+    from keras_gens.run_dirs import hold
     from keras_gens.utils.io import atomic_write_text
 
     from keras_gens import evaluation
 
     out = Path(out) if out else default_out(smoke)
-    rows = []
-    extractor = fid_extractor(fid, fid_weights, log)
-    reference_count, reference = reference, None
-    counts = None
-    for name in models:
-        log(f"== {name}")
-        result = runner.train(name, data=data, out=out / name, overrides=overrides, smoke=smoke, log=log)
-        model = result.model
-        if not model.encodes_images:
-            raise SystemExit(f"{name} is not an auto-encoder; compare takes auto-encoders only")
-        heldout = data_lib.load_heldout(result.config.data)
-        if counts is None:
-            counts = {"random": random, "reconstructions": min(reconstructions, heldout.num_examples),
-                      "reference": min(reference_count, heldout.num_examples)}
-            for what, asked in (("reconstructions", reconstructions), ("reference", reference_count)):
-                if counts[what] < asked:
-                    log(f"{what}: {asked:,} asked, but the held-out split ({heldout.name}) has "
-                        f"{heldout.num_examples:,} images: scoring {counts[what]:,}")
-        if extractor is not None and reference is None:  # the same real images judge every model
-            reference = evaluation.reference_features(
-                evaluation.source_images(heldout, counts["reference"], seed=1), extractor, use_cache=False, log=log)
-        metrics = evaluate_autoencoder(model, heldout, n=counts["random"], reconstructions=counts["reconstructions"],
-                                       pairs=pairs, seed=result.config.train.seed, extractor=extractor,
-                                       reference=reference)
-        metrics.pop("random_count"), metrics.pop("reconstruction_count")
-        rows.append({"model": name, "epochs": result.epochs, **metrics})
-        log(markdown_table(rows[-1:]))
+    with hold(out, log):  # one process at a time: each model's run holds its own folder too
+        rows = []
+        extractor = fid_extractor(fid, fid_weights, log)
+        reference_count, reference = reference, None
+        counts = None
+        for name in models:
+            log(f"== {name}")
+            result = runner.train(name, data=data, out=out / name, overrides=overrides, smoke=smoke, log=log)
+            model = result.model
+            if not model.encodes_images:
+                raise SystemExit(f"{name} is not an auto-encoder; compare takes auto-encoders only")
+            heldout = data_lib.load_heldout(result.config.data)
+            if counts is None:
+                counts = {"random": random, "reconstructions": min(reconstructions, heldout.num_examples),
+                          "reference": min(reference_count, heldout.num_examples)}
+                for what, asked in (("reconstructions", reconstructions), ("reference", reference_count)):
+                    if counts[what] < asked:
+                        log(f"{what}: {asked:,} asked, but the held-out split ({heldout.name}) has "
+                            f"{heldout.num_examples:,} images: scoring {counts[what]:,}")
+            if extractor is not None and reference is None:  # the same real images judge every model
+                reference = evaluation.reference_features(
+                    evaluation.source_images(heldout, counts["reference"], seed=1), extractor, use_cache=False, log=log)
+            metrics = evaluate_autoencoder(model, heldout, n=counts["random"], reconstructions=counts["reconstructions"],
+                                           pairs=pairs, seed=result.config.train.seed, extractor=extractor,
+                                           reference=reference)
+            metrics.pop("random_count"), metrics.pop("reconstruction_count")
+            rows.append({"model": name, "epochs": result.epochs, **metrics})
+            log(markdown_table(rows[-1:]))
 
-    # Real held-out images as the reference the generated ones are judged against.
-    from keras_gens.metrics import gradient_sharpness, laplacian_variance
+        # Real held-out images as the reference the generated ones are judged against.
+        from keras_gens.metrics import gradient_sharpness, laplacian_variance
 
-    real = heldout.take(counts["reference"], seed=1)["image"]
-    rows.append({"model": f"(real held-out images, {len(real)})", "epochs": "",
-                 "random_sharpness": gradient_sharpness(real, heldout.value_range),
-                 "random_laplacian_var": laplacian_variance(real, heldout.value_range)})
-    tables.write_csv(out / "comparison.csv", rows, COLUMNS)
-    table = markdown_table(rows)
-    fid_note = (f"against {reference.moments.count:,} real held-out images with the standard FID Inception weights"
-                if reference else "not scored (no FID weights, or --fid off)")
-    atomic_write_text(out / "comparison.md",
-                      f"# Auto-encoder comparison ({heldout.name})\n\nScored: {counts['random']:,} random samples "
-                      f"(Table 4.4), {counts['reconstructions']:,} reconstructions of held-out images (Table 4.5), "
-                      f"{pairs} interpolated pairs (Table 4.3). Sharpness: the thesis's gradient sharpness on a 0-255 "
-                      f"grayscale scale (larger is sharper). FID: {fid_note}.\n\n{table}\n")
-    return rows
+        real = heldout.take(counts["reference"], seed=1)["image"]
+        rows.append({"model": f"(real held-out images, {len(real)})", "epochs": "",
+                     "random_sharpness": gradient_sharpness(real, heldout.value_range),
+                     "random_laplacian_var": laplacian_variance(real, heldout.value_range)})
+        tables.write_csv(out / "comparison.csv", rows, COLUMNS)
+        table = markdown_table(rows)
+        fid_note = (f"against {reference.moments.count:,} real held-out images with the standard FID Inception weights"
+                    if reference else "not scored (no FID weights, or --fid off)")
+        atomic_write_text(out / "comparison.md",
+                          f"# Auto-encoder comparison ({heldout.name})\n\nScored: {counts['random']:,} random samples "
+                          f"(Table 4.4), {counts['reconstructions']:,} reconstructions of held-out images (Table 4.5), "
+                          f"{pairs} interpolated pairs (Table 4.3). Sharpness: the thesis's gradient sharpness on a 0-255 "
+                          f"grayscale scale (larger is sharper). FID: {fid_note}.\n\n{table}\n")
+        return rows
