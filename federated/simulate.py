@@ -236,7 +236,8 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
             summary["stopped_early_at"] = stopped
         atomic_write_text(out_dir / "summary.yaml", yaml.safe_dump(summary, sort_keys=False))
         if rows:
-            log(f"after {summary['rounds']} rounds: test accuracy {summary['test_accuracy']:.4f}, loss {summary['test_loss']:.4f} "
+            log(f"after {summary['rounds']} rounds: test accuracy {summary['test_accuracy']:.4f}, "
+                f"loss {summary['test_loss']:.4f} "
                 f"(best {summary['best_test_accuracy']:.4f} at round {summary['best_round']}); {out_dir}")
         return SimulationResult(out_dir, cfg, rows, summary, algorithm)
 

@@ -167,7 +167,8 @@ def compare(models=THESIS_MODELS, *, data=None, out=None, overrides=(), smoke=Fa
             if extractor is not None and reference is None:  # the same real images judge every model
                 reference = evaluation.reference_features(
                     evaluation.source_images(heldout, counts["reference"], seed=1), extractor, use_cache=False, log=log)
-            metrics = evaluate_autoencoder(model, heldout, n=counts["random"], reconstructions=counts["reconstructions"],
+            metrics = evaluate_autoencoder(model, heldout, n=counts["random"],
+                                           reconstructions=counts["reconstructions"],
                                            pairs=pairs, seed=result.config.train.seed, extractor=extractor,
                                            reference=reference)
             metrics.pop("random_count"), metrics.pop("reconstruction_count")
@@ -187,7 +188,7 @@ def compare(models=THESIS_MODELS, *, data=None, out=None, overrides=(), smoke=Fa
                     if reference else "not scored (no FID weights, or --fid off)")
         atomic_write_text(out / "comparison.md",
                           f"# Auto-encoder comparison ({heldout.name})\n\nScored: {counts['random']:,} random samples "
-                          f"(Table 4.4), {counts['reconstructions']:,} reconstructions of held-out images (Table 4.5), "
-                          f"{pairs} interpolated pairs (Table 4.3). Sharpness: the thesis's gradient sharpness on a 0-255 "
-                          f"grayscale scale (larger is sharper). FID: {fid_note}.\n\n{table}\n")
+                          f"(Table 4.4), {counts['reconstructions']:,} reconstructions of held-out images "
+                          f"(Table 4.5), {pairs} interpolated pairs (Table 4.3). Sharpness: the thesis's gradient "
+                          f"sharpness on a 0-255 grayscale scale (larger is sharper). FID: {fid_note}.\n\n{table}\n")
         return rows

@@ -117,6 +117,7 @@ def build_cgan(cfg, data: DataInfo) -> CGAN:
                                      m.leaky_slope, data.value_range)
     discriminator = build_cgan_discriminator(data.image_shape, classes, tuple(m.discriminator_units), m.leaky_slope,
                                              m.dropout)
-    model = CGAN(generator, discriminator, half_batch=m.half_batch, latent_dim=m.latent_dim, value_range=data.value_range,
+    model = CGAN(generator, discriminator, half_batch=m.half_batch, latent_dim=m.latent_dim,
+                 value_range=data.value_range,
                  num_classes=data.num_classes, seed=cfg.train.seed, name="cgan")
     return model.compile_from_config(cfg)

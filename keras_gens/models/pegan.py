@@ -213,7 +213,8 @@ def build_pe_gan(cfg, data: DataInfo) -> PEGAN:
                                       ch=m.ch, channels=tuple(m.g_channels), blocks_per_stage=m.g_blocks_per_stage,
                                       attention_stage=m.g_attention_stage, spectral=m.spectral_norm,
                                       value_range=data.value_range,
-                                      prior=standardized_prior(data.class_prior, classes) if m.generator_prior else None)
+                                      prior=(standardized_prior(data.class_prior, classes)
+                                             if m.generator_prior else None))
     discriminator = build_pegan_discriminator(data.image_shape, ch=m.ch, channels=tuple(m.d_channels),
                                               blocks_per_stage=tuple(m.d_blocks_per_stage),
                                               embed_dim=m.contrastive_dim, attention_stage=m.d_attention_stage,
