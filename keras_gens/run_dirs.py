@@ -32,10 +32,48 @@ def saved_model_dir(src) -> Path | None:
     return src / str(versions[-1]) if versions else None
 
 
+def checkpoint_paths(run_dir) -> list[str]:
+    """The prefixes of the run's checkpoints (``checkpoints/ckpt-N``), newest first.
+
+    Found from the files themselves, not from TensorFlow's ``checkpoint`` state file: a damaged
+    state file must not make a run look untrained (it would start over silently).  A save killed
+    midway leaves only a temporary folder, which is not a ``ckpt-N.index``."""
+    import re
+
+    folder = Path(run_dir) / "checkpoints"
+    numbered = []
+    for index in folder.glob("ckpt-*.index") if folder.is_dir() else ():
+        match = re.fullmatch(r"ckpt-(\d+)\.index", index.name)
+        if match:
+            numbered.append((int(match.group(1)), str(folder / f"ckpt-{match.group(1)}")))
+    return [path for _, path in sorted(numbered, reverse=True)]
+
+
 def latest_checkpoint(run_dir) -> str | None:
+    paths = checkpoint_paths(run_dir)
+    return paths[0] if paths else None
+
+
+def restore_readable(checkpoint, run_dir, log=print):
+    """Restore the newest of the run's checkpoints that can be read; returns ``(path, status)``.
+
+    A checkpoint whose files are truncated, empty, corrupt or missing is named and skipped for the
+    one before it; when none can be read the run stops with a message, not a TensorFlow traceback.
+    (A checkpoint that reads but does not match the model is not damage: that error goes up.)"""
     import tensorflow as tf
 
-    return tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints"))
+    damaged = []
+    for path in checkpoint_paths(run_dir):
+        try:
+            return path, checkpoint.restore(path)
+        except (tf.errors.OpError, IndexError) as exc:  # IndexError: "Read less bytes than requested"
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            damaged.append(f"{Path(path).name} ({reason[:160]})")
+            log(f"warning: checkpoint {path} cannot be read ({reason[:160]}); trying the one before it")
+    if damaged:
+        raise RunDirError(f"no checkpoint in {Path(run_dir) / 'checkpoints'} can be read: {'; '.join(damaged)}. "
+                          f"Move {run_dir} aside (or use another --out) to start over.")
+    raise RunDirError(f"{run_dir} holds no checkpoint yet; train it first")
 
 
 def checkpoint_epoch(run_dir) -> int | None:
@@ -109,10 +147,8 @@ def build_from_run(run_dir, *, restore=True, compute_precision=None):
     with precision(compute_precision or cfg.train.get("precision", "float32")):
         model = spec.build(cfg, data_info)
     if restore:
-        path = latest_checkpoint(run_dir)
-        if path is None:
-            raise RunDirError(f"{run_dir} holds no checkpoint yet; train it first")
-        tf.train.Checkpoint(model=model).restore(path).expect_partial()
+        _, status = restore_readable(tf.train.Checkpoint(model=model), run_dir)
+        status.expect_partial()
     return info["model"], cfg, model, info
 
 

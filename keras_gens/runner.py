@@ -35,7 +35,7 @@ from keras_gens.data.validate import describe, find_unreadable
 from keras_gens.distribute import describe_devices, is_chief, make_strategy, task_label
 from keras_gens.errors import DataError, DataMissing, RunDirError, TrainingDiverged
 from keras_gens.models.base import DataInfo
-from keras_gens.run_dirs import hold, latest_checkpoint, precision, write_run_info
+from keras_gens.run_dirs import hold, latest_checkpoint, precision, restore_readable, write_run_info
 
 RESUME_MODES = ("auto", "never", "require")
 # Keys that may differ between a run and its resumption.
@@ -155,8 +155,8 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
 
         initial_epoch = 0
         if resuming:
-            path = latest_checkpoint(run_dir)
-            restored = checkpoint.restore(path).assert_existing_objects_matched()
+            path, restored = restore_readable(checkpoint, run_dir, log)
+            restored.assert_existing_objects_matched()
             initial_epoch = int(epoch_variable.numpy())
             log(f"resuming {run_dir} from epoch {initial_epoch} (step {int(model.step.numpy())})")
         epochs = model.planned_epochs(cfg.train.epochs)

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -244,3 +245,50 @@ def test_compare_and_ocgan_into_a_folder_in_use_are_refused(tmp_path):
     with pytest.raises(Exception, match="unknown base"):
         ocgan.experiment(bases=("vae",), out=tmp_path / "new", smoke=True, log=lambda *a: None)
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated data", "empty index", "corrupt data", "state file"])
+def test_a_damaged_newest_checkpoint_resumes_from_the_one_before(tmp_path, damage):
+    """Truncated, emptied or corrupted files of the newest checkpoint: named, skipped, and the run resumed from
+    the previous one ends as an uninterrupted run does; a garbled state file does not make the run start over."""
+    import shutil
+
+    steps = "train.steps_per_epoch=20"
+    base = tmp_path.parent / "damage-base"
+    if not (base / "straight").is_dir():  # shared by the parametrized cases
+        train_small(base / "straight", "train.epochs=3", steps)
+        train_small(base / "two", "train.epochs=2", steps)
+    out = tmp_path / "run"
+    shutil.copytree(base / "two", out)
+    prefix = out / "checkpoints" / "ckpt-2"
+    data, index = Path(f"{prefix}.data-00000-of-00001"), Path(f"{prefix}.index")
+    if damage == "truncated data":
+        data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    elif damage == "empty index":
+        index.write_bytes(b"")
+    elif damage == "corrupt data":
+        raw = bytearray(data.read_bytes())
+        raw[len(raw) // 2: len(raw) // 2 + 64] = b"\xff" * 64
+        data.write_bytes(bytes(raw))
+    else:
+        (out / "checkpoints" / "checkpoint").write_text("garbage {{{")
+    logged = []
+    result = runner.train("vae", data="digits", out=out, overrides=SMALL_VAE + ["train.epochs=3", steps],
+                          log=logged.append)
+    expected_start = 2 if damage == "state file" else 1
+    assert result.initial_epoch == expected_start
+    if damage != "state file":
+        assert any("ckpt-2 cannot be read" in str(line) for line in logged), logged
+    straight = metrics_csv.read_rows(base / "straight" / "metrics.csv")
+    resumed = metrics_csv.read_rows(out / "metrics.csv")
+    assert [r["loss"] for r in straight] == [r["loss"] for r in resumed]
+    for a, b in zip(weights_of(base / "straight"), weights_of(out)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_no_readable_checkpoint_stops_with_a_message(tmp_path):
+    out = tmp_path / "run"
+    train_small(out, "train.epochs=1", "train.steps_per_epoch=5")
+    (out / "checkpoints" / "ckpt-1.index").write_bytes(b"")
+    with pytest.raises(RunDirError, match=r"no checkpoint in .* can be read: ckpt-1 \(.*sstable"):
+        train_small(out, "train.epochs=2", "train.steps_per_epoch=5")
