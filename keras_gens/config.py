@@ -231,28 +231,25 @@ def resolve(
             )
 
     user_settings = load_yaml(user_file) if user_file is not None else None
-
-    def layered(reading_overlay: Mapping) -> dict:
-        cfg = copy.deepcopy(defaults)
-        for key, value in reading_overlay.items():
-            set_dotted(cfg, key, value, source=f"{model_yaml} (readings.{cfg['model']['reading']})")
-        if smoke:
-            for key, value in smoke_overlay.items():
-                set_dotted(cfg, key, value, source=f"{model_yaml} (smoke)")
-        if user_settings is not None:
-            cfg = _merge(cfg, user_settings, "", source=str(user_file))
-        return apply_overrides(cfg, overrides)
-
+    reading_overlay = {}
     if readings:
         reading = chosen_reading(defaults, user_settings, overrides)
         allowed = [OWN_READING, *readings]
         if reading not in allowed:
             raise ConfigError(f"'model.reading' must be one of {', '.join(allowed)}; got {reading!r} "
                               f"(the readings of the paper that {model_yaml.name} offers)")
-        defaults["model"]["reading"] = reading  # the overlay's errors name the reading it came from
-        cfg = layered(readings.get(reading) or {})
-    else:
-        cfg = layered({})
+        defaults["model"]["reading"] = reading
+        reading_overlay = readings.get(reading) or {}
+
+    cfg = defaults
+    for key, value in reading_overlay.items():
+        set_dotted(cfg, key, value, source=f"{model_yaml} (readings.{cfg['model']['reading']})")
+    if smoke:
+        for key, value in smoke_overlay.items():
+            set_dotted(cfg, key, value, source=f"{model_yaml} (smoke)")
+    if user_settings is not None:
+        cfg = _merge(cfg, user_settings, "", source=str(user_file))
+    cfg = apply_overrides(cfg, overrides)
     validate_choices(cfg, {**COMMON_CHOICES, **(choices or {})})
     validate_counts(cfg, NON_NEGATIVE, NOT_COUNTS)
     validate_batch_shape(cfg)
@@ -269,7 +266,7 @@ def chosen_reading(defaults: Mapping, user_settings: Mapping | None, overrides: 
     for item in overrides:
         key, _, text = item.partition("=")
         if key.strip() == "model.reading":
-            reading = parse_yaml(text) if text.strip() else None
+            reading = override_value(text)
     return reading
 
 
@@ -295,12 +292,16 @@ def apply_overrides(cfg: dict, overrides: Iterable[str], source: str = "command 
         if "=" not in item:
             raise ConfigError(f"{source}: override '{item}' must look like key=value (e.g. train.epochs=2)")
         key, text = item.split("=", 1)
-        try:
-            value = parse_yaml(text) if text.strip() else None
-        except yaml.YAMLError:
-            value = text
-        set_dotted(cfg, key.strip(), value, source)
+        set_dotted(cfg, key.strip(), override_value(text), source)
     return cfg
+
+
+def override_value(text: str):
+    """The value of a ``key=value`` override: YAML, or the text itself when it is not valid YAML."""
+    try:
+        return parse_yaml(text) if text.strip() else None
+    except yaml.YAMLError:
+        return text
 
 
 def set_dotted(cfg: dict, key: str, value: Any, source: str):
