@@ -98,7 +98,6 @@ def evaluate_autoencoder(model, heldout_source, *, n: int, reconstructions: int 
     result = {name: meter.value for name, meter in meters.items()}
     result["reconstruction_mse"] = squared_error / max(pixels, 1)
     result["random_fid"], result["reconstruction_fid"] = random_features.fid(reference), recon_features.fid(reference)
-    result["random_count"], result["reconstruction_count"] = n, done
     return result
 
 
@@ -171,7 +170,6 @@ def compare(models=THESIS_MODELS, *, data=None, out=None, overrides=(), smoke=Fa
                                            reconstructions=counts["reconstructions"],
                                            pairs=pairs, seed=result.config.train.seed, extractor=extractor,
                                            reference=reference)
-            metrics.pop("random_count"), metrics.pop("reconstruction_count")
             rows.append({"model": name, "epochs": result.epochs, **metrics})
             log(markdown_table(rows[-1:]))
 
