@@ -188,59 +188,55 @@ def _lock_for(process, run_dir):
     (run_dir / run_dirs.LOCK_FILE).write_text(yaml.safe_dump(holder))
 
 
-def test_a_run_directory_in_use_is_refused_and_a_stale_lock_is_taken_over(tmp_path):
-    out = tmp_path / "run"
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    try:
-        _lock_for(other, out)
-        with pytest.raises(RunDirError, match=f"in use by process {other.pid}.*keras_gens.train vae"):
-            train_small(out, "train.epochs=1")
-        assert {p.name for p in out.iterdir()} == {run_dirs.LOCK_FILE}  # refused before writing anything
-    finally:
-        other.kill()
-        other.wait()
+@pytest.fixture
+def other_process():
+    """A live process of another PID, to hold locks; killed at the end if the test has not."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_a_run_directory_in_use_is_refused_and_a_stale_lock_is_taken_over(tmp_path, other_process):
+    out, other = tmp_path / "run", other_process
+    _lock_for(other, out)
+    with pytest.raises(RunDirError, match=f"in use by process {other.pid}.*keras_gens.train vae"):
+        train_small(out, "train.epochs=1")
+    assert {p.name for p in out.iterdir()} == {run_dirs.LOCK_FILE}  # refused before writing anything
+    other.kill()
+    other.wait()
     logged = []
     runner.train("vae", data="digits", out=out, overrides=SMALL_VAE + ["train.epochs=1"], log=logged.append)
     assert any(f"taking over the lock of process {other.pid}" in str(line) for line in logged)
     assert not (out / run_dirs.LOCK_FILE).exists()  # released when the run ended
     assert metrics_csv.read_rows(out / "metrics.csv")[-1]["epoch"] == "1"
-    # While a run holds its folder, the lock names this process; a failing run releases it too.
+    # While a run holds its folder, the lock names this process, which may take it again.
     with run_dirs.hold(out) as lock:
         assert f"pid: {os.getpid()}" in lock.read_text()
         train_small(out, "train.epochs=2")  # the same process may hold it again (a notebook)
     assert not (out / run_dirs.LOCK_FILE).exists()
 
 
-def test_a_federated_experiment_in_use_is_refused(tmp_path):
+def test_a_federated_experiment_in_use_is_refused(tmp_path, other_process):
     from federated.simulate import simulate
 
     out = tmp_path / "fed"
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    try:
-        _lock_for(other, out)
-        with pytest.raises(RunDirError, match=f"in use by process {other.pid}"):
-            simulate(None, ["data.source=digits", "partition.num_clients=6", "partition.min_per_class=1",
-                            "federated.rounds=1", "run.verbose=0"], out=out, log=lambda *a: None)
-        assert {p.name for p in out.iterdir()} == {run_dirs.LOCK_FILE}
-    finally:
-        other.kill()
-        other.wait()
+    _lock_for(other_process, out)
+    with pytest.raises(RunDirError, match=f"in use by process {other_process.pid}"):
+        simulate(None, ["data.source=digits", "partition.num_clients=6", "partition.min_per_class=1",
+                        "federated.rounds=1", "run.verbose=0"], out=out, log=lambda *a: None)
+    assert {p.name for p in out.iterdir()} == {run_dirs.LOCK_FILE}
 
 
-def test_compare_and_ocgan_into_a_folder_in_use_are_refused(tmp_path):
+def test_compare_and_ocgan_into_a_folder_in_use_are_refused(tmp_path, other_process):
     from keras_gens.experiments import ocgan, thesis
 
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    try:
-        for name, run in (("compare", lambda out: thesis.compare(["vae"], out=out, smoke=True, log=lambda *a: None)),
-                          ("ocgan", lambda out: ocgan.experiment(out=out, smoke=True, log=lambda *a: None))):
-            _lock_for(other, tmp_path / name)
-            with pytest.raises(RunDirError, match=f"in use by process {other.pid}"):
-                run(tmp_path / name)
-            assert {p.name for p in (tmp_path / name).iterdir()} == {run_dirs.LOCK_FILE}, name
-    finally:
-        other.kill()
-        other.wait()
+    for name, run in (("compare", lambda out: thesis.compare(["vae"], out=out, smoke=True, log=lambda *a: None)),
+                      ("ocgan", lambda out: ocgan.experiment(out=out, smoke=True, log=lambda *a: None))):
+        _lock_for(other_process, tmp_path / name)
+        with pytest.raises(RunDirError, match=f"in use by process {other_process.pid}"):
+            run(tmp_path / name)
+        assert {p.name for p in (tmp_path / name).iterdir()} == {run_dirs.LOCK_FILE}, name
     # A failure inside a folder the lock created leaves no folder behind.
     with pytest.raises(Exception, match="unknown base"):
         ocgan.experiment(bases=("vae",), out=tmp_path / "new", smoke=True, log=lambda *a: None)
