@@ -2,48 +2,62 @@
 
     d² = ‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^½)
 
-computed in float64 with pytorch-fid's square-root fallback: a non-finite
-``sqrtm`` is retried with 1e-6·I added to both covariances, and a complex
-result is accepted (real part) only if its diagonal's imaginary part is within
-1e-3.  FID is this distance on Inception features; PE-GAN's physics
-validation uses it on Gaussian fits of physics quantities.
+computed in float64.  pytorch-fid takes ``scipy.linalg.sqrtm`` of the non-symmetric product
+Σ1Σ2 and keeps the trace of its real part (with a 1e-6·I retry when the root is not finite).
+Only the trace is needed, and Σ1Σ2 is similar to the symmetric positive semi-definite
+Σ1^½ Σ2 Σ1^½, so Tr((Σ1Σ2)^½) is the sum of the square roots of that matrix's eigenvalues:
+two symmetric eigendecompositions, exact also when the covariances are singular (fewer
+images than feature dimensions), and 4-5× faster than ``sqrtm`` at FID's 2048 dimensions
+(``sqrtm`` took 4-9 s there on 2 cores, most of a small FID's cost).  The two agree to 1e-14
+relative on full-rank statistics and to ~1e-8 on rank-deficient ones, where ``sqrtm`` is the
+less accurate (tests/test_fid.py).  FID is this distance on Inception features; PE-GAN's
+physics validation uses it on Gaussian fits of physics quantities.
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy import linalg
 
 from keras_gens.errors import UserError
 from keras_gens.utils.io import atomic_write_bytes
 
 
 class FrechetDistanceError(ValueError):
-    """The matrix square root came out complex beyond the tolerance: the statistics are unusable."""
+    """A "covariance" is not positive semi-definite beyond rounding: the statistics are unusable."""
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
+def _psd_eigenvalues(matrix, what: str) -> tuple:
+    """(eigenvalues clipped at 0, eigenvectors) of a symmetric matrix that should be positive semi-definite;
+    eigenvalues below −1e-6 × the largest are not rounding and are refused."""
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2.0)
+    worst = values.min(initial=0.0)
+    if worst < -1e-6 * max(values.max(initial=0.0), 1e-300):
+        raise FrechetDistanceError(f"{what} is not positive semi-definite (eigenvalue {worst:.3g}): "
+                                   "not a covariance matrix")
+    return np.clip(values, 0.0, None), vectors
+
+
+def trace_sqrt_product(sigma1, sigma2) -> float:
+    """Tr((Σ1 Σ2)^½) for covariance matrices, as Σ √λ(Σ1^½ Σ2 Σ1^½)."""
+    values, vectors = _psd_eigenvalues(sigma1, "the first covariance")
+    root1 = (vectors * np.sqrt(values)) @ vectors.T
+    _psd_eigenvalues(sigma2, "the second covariance")
+    product, _ = _psd_eigenvalues(root1 @ sigma2 @ root1, "Σ1^½ Σ2 Σ1^½")
+    return float(np.sqrt(product).sum())
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
         raise ValueError(f"statistics do not match: mean {mu1.shape} vs {mu2.shape}, "
                          f"covariance {sigma1.shape} vs {sigma2.shape}")
+    if not (np.isfinite(mu1).all() and np.isfinite(mu2).all() and np.isfinite(sigma1).all()
+            and np.isfinite(sigma2).all()):
+        raise FrechetDistanceError("the statistics hold non-finite values")
     diff = mu1 - mu2
-    with np.errstate(divide="ignore", invalid="ignore"):  # scipy's error estimate divides by ‖Σ1Σ2‖, 0 when singular
-        covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
-    if not np.isfinite(covmean).all():
-        warnings.warn(f"the product of covariances is singular; adding {eps}·I to both and retrying",
-                      RuntimeWarning, stacklevel=2)
-        offset = np.eye(sigma1.shape[0]) * eps
-        covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
-    if np.iscomplexobj(covmean):
-        worst = np.max(np.abs(np.diagonal(covmean).imag))
-        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            raise FrechetDistanceError(f"the covariance square root has an imaginary component {worst:.3g}")
-        covmean = covmean.real
-    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
+    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt_product(sigma1, sigma2))
 
 
 class FeatureMoments:
