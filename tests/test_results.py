@@ -156,6 +156,21 @@ def test_mean_std_and_summary_formats():
     assert "| re-ID | c | **does not hold** | quick, 3 seed(s) |" in text and "1 min 15 s" in text
 
 
+def test_an_older_header_is_reworded_and_the_sections_kept(tmp_path):
+    report_file, figures = tmp_path / "RESULTS.md", tmp_path / "docs" / "results"
+    figures.mkdir(parents=True)
+    kept = "<!-- results-wae: begin -->\n## kept section\n<!-- results-wae: end -->\n"
+    report_file.write_text("# an old header\n\nold words\n\n<!-- summary: begin -->\nold\n<!-- summary: end -->\n\n"
+                           + kept)
+    ctx = common.Context(tmp_path / "runs", figures, "quick", 3)
+    claim = common.Claim("re-ID", "c", True, "e")
+    report.write(report_file, figures, [common.Section("reid", "Re-ID", "body", [claim], 60.0)], ctx, ["reid"])
+    text = report_file.read_text()
+    assert text.startswith(report.HEADER) and "old words" not in text
+    assert kept.strip() in text and "| re-ID | c | **holds** | quick, 3 seed(s) |" in text
+    assert text.index("results-wae: begin") < text.index("results-reid: begin")
+
+
 def test_thesis_claims_read_the_orderings():
     from keras_gens.results import thesis
 

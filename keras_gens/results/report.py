@@ -24,9 +24,10 @@ re-running resumes them) and rewrites its own section of this file and its figur
 `docs/results/`. Nothing here is written by hand. Each section names the command, date, budget,
 seeds and machine of its run, and the wall-clock time its runs and measurements took (summed
 over invocations when a run was resumed; on a shared machine other work may have run alongside).
-`--budget quick` aims at about an hour on 2 CPU cores and today takes longer (the summary gives
-the measured time); `--budget full` trains longer and scores more images.
+`--budget quick` is meant to finish within an hour on 2 CPU cores (the summary gives the measured
+time); `--budget full` trains longer and scores more images.
 """
+SUMMARY_BEGIN = "<!-- summary: begin -->"
 
 
 def section_meta(section, ctx, argv) -> dict:
@@ -52,7 +53,9 @@ def write(report: Path, figures: Path, sections: list, ctx, argv):
                 f"{format_seconds(meta['seconds'])}.*\n\n"
                 f"{claims}\n\n{section.body.strip()}\n")
         if not report.is_file():
-            atomic_write_text(report, HEADER + "\n<!-- summary: begin -->\n<!-- summary: end -->\n")
+            atomic_write_text(report, HEADER + f"\n{SUMMARY_BEGIN}\n<!-- summary: end -->\n")
+        elif SUMMARY_BEGIN in (old := report.read_text()):  # the header as this version words it
+            atomic_write_text(report, HEADER + "\n" + old[old.index(SUMMARY_BEGIN):])
         write_markdown_section(report, f"results-{section.key}", text)
     atomic_write_text(store_file, json.dumps(store, indent=1, sort_keys=True))
     write_markdown_section(report, "summary", summary(store))
