@@ -85,11 +85,13 @@ COMMON_CHOICES = {
 # seeds, verbosity, "every N" settings where 0 means never, epochs of a stage that may be skipped,
 # a stage index, a threshold in ADU, the WGAN warm-up's settings (0: no warm-up).
 # Ranges (data.value_range) are checked by their choices.
-NON_NEGATIVE = ("train.seed", "train.verbose", "eval.every", "samples.every", "model.stage_epochs",
+NON_NEGATIVE = ("train.seed", "eval.reference_seed", "train.verbose", "eval.every", "samples.every", "model.stage_epochs",
                 "model.ae_epochs", "model.g_attention_stage", "model.d_attention_stage",
                 "model.singular_values.every", "data.pxd_threshold", "model.critic_warmup.critic_steps",
                 "model.critic_warmup.generator_updates", "model.critic_warmup.every")
 NOT_COUNTS = ("data.value_range",)
+# Keys whose default is null (so any type passes the default-type check) but that take an integer when set.
+OPTIONAL_INTEGERS = ("eval.reference_seed",)
 
 # Sections a model YAML may add on top of base.yaml (their keys are the model's own).
 MODEL_SECTIONS = ("model", "optimizer", "optimizers", "loss")
@@ -253,6 +255,7 @@ def resolve(
     validate_choices(cfg, {**COMMON_CHOICES, **(choices or {})})
     validate_counts(cfg, NON_NEGATIVE, NOT_COUNTS)
     validate_batch_shape(cfg)
+    validate_optional_integers(cfg, OPTIONAL_INTEGERS)
     return Config.wrap(cfg)
 
 
@@ -425,6 +428,16 @@ def validate_choices(cfg: Mapping, choices: Mapping[str, list]):
             raise ConfigError(
                 f"'{dotted}' must be one of {', '.join(str(a) for a in allowed)}; got {node!r}"
             )
+
+
+def validate_optional_integers(cfg: Mapping, keys: Iterable[str]):
+    """Refuse a value other than null or an integer for ``keys`` (dotted)."""
+    for dotted in keys:
+        node = cfg
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node is not None and (isinstance(node, bool) or not isinstance(node, int)):
+            raise ConfigError(f"'{dotted}' must be an integer or null; got {node!r}")
 
 
 def validate_counts(cfg: Mapping, non_negative: Iterable[str] = (), not_counts: Iterable[str] = (),

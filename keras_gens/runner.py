@@ -256,7 +256,8 @@ def _scores_callback(cfg, run_dir, initial_epoch, chief) -> GenerativeScores:
     e = cfg.eval
     real = None
     if e.metric in ("fid", "kid"):
-        real = training_data_images(cfg.data, e.reference_samples, seed=cfg.train.seed, batch_size=e.batch_size)
+        reference_seed = cfg.train.seed if e.get("reference_seed") is None else e.reference_seed
+        real = training_data_images(cfg.data, e.reference_samples, seed=reference_seed, batch_size=e.batch_size)
     return GenerativeScores(
         e.metric, every=e.every, samples=e.samples, real=real,
         make_extractor=lambda: FeatureExtractor(e.backbone, weights=e.weights, batch_size=e.batch_size),

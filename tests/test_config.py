@@ -119,6 +119,8 @@ def test_resolved_config_round_trips_through_yaml(tmp_path):
     ("eval.samples=-1", "'eval.samples' is a size or count"),
     ("train.seed=-1", "'train.seed' is a size or count: must be 0 or more"),
     ("train.verbose=3", "'train.verbose' must be one of 0, 1, 2"),
+    ("eval.reference_seed=-2", "'eval.reference_seed' is a size or count: must be 0 or more"),
+    ("eval.reference_seed=first", "'eval.reference_seed' must be an integer or null; got 'first'"),
 ])
 def test_sizes_and_counts_must_be_positive(override, message):
     with pytest.raises(ConfigError) as info:
@@ -163,3 +165,15 @@ def test_a_pk_batch_must_match_the_batch_size():
         reid.config(smoke=True, overrides=["train.batch_size=32"])
     with pytest.raises(ConfigError, match=r"'data.pk' must be \[P, K\]"):
         reid.config(smoke=True, overrides=["data.pk=[8, 3, 2]"])
+
+
+def test_the_fid_reference_images_follow_eval_reference_seed_or_else_the_runs_seed(tmp_path):
+    from keras_gens import runner
+
+    def reference_seed(*overrides):
+        cfg = vae_config(smoke=True, overrides=["eval.metric=fid", *overrides])
+        return runner._scores_callback(cfg, tmp_path, 0, chief=False).real.fingerprint["seed"]
+
+    assert reference_seed("train.seed=3") == 3
+    assert reference_seed("train.seed=3", "eval.reference_seed=0") == 0
+    assert reference_seed("train.seed=5", "eval.reference_seed=0") == 0

@@ -63,7 +63,8 @@ def run(ctx) -> Section:
         for seed in ctx.seeds:
             overrides = [*variant, "data.source=mnist5k", f"train.seed={seed}", f"train.epochs={s['epochs']}",
                          f"train.steps_per_epoch={s['steps']}", f"eval.metric={metric}", "eval.every=1",
-                         f"eval.samples={s['samples']}", f"eval.reference_samples={s['reference']}"]
+                         f"eval.samples={s['samples']}", f"eval.reference_samples={s['reference']}",
+                         "eval.reference_seed=0"]  # every seed's FID against the same real digits
             result = ctx.train(KEY, f"{label}-s{seed}", model, overrides)
             rows = metrics_csv.read_rows(result.run_dir / "metrics.csv")
             curves[label].append({int(r["epoch"]): float(r[metric]) for r in rows if r.get(metric) not in (None, "")})
@@ -94,8 +95,8 @@ def run(ctx) -> Section:
     body = (f"mnist5k (real MNIST digits) at 32×32, the models' `--smoke` widths (base width 16), batch 32, "
             f"{s['epochs']} epochs of {s['steps']} generator steps (WGANs: 5 critic batches per step), "
             f"{len(ctx.seeds)} seed(s) per model. {metric.upper()} of {s['samples']} samples after every epoch "
-            f"against {s['reference']} training digits (so few samples bias FID upwards: compare within this "
-            f"table). A collapse is a FID jump above {JUMP}× the run's best FID so far. The paper's Figures 2 and "
+            f"against the same {s['reference']} training digits for every seed (so few samples bias FID upwards: "
+            f"compare within this table). A collapse is a FID jump above {JUMP}× the run's best FID so far. The paper's Figures 2 and "
             f"6 are on CelebA 128×128 over 50 epochs, so no number of ours stands beside theirs.\n\n"
             f"{markdown_table(table, columns)}\n\n"
             "![FID per epoch](docs/results/ocgan_fid.png)\n![samples](docs/results/ocgan_samples.png)\n\n"
