@@ -42,6 +42,10 @@ def write(report: Path, figures: Path, sections: list, ctx, argv):
 
     store_file = figures / "claims.json"
     store = json.loads(store_file.read_text()) if store_file.is_file() else {}
+    if not report.is_file():
+        atomic_write_text(report, HEADER + f"\n{SUMMARY_BEGIN}\n<!-- summary: end -->\n")
+    elif SUMMARY_BEGIN in (old := report.read_text()):  # the header as this version words it
+        atomic_write_text(report, HEADER + "\n" + old[old.index(SUMMARY_BEGIN):])
     for section in sections:
         meta = section_meta(section, ctx, argv)
         store[section.key] = {"title": section.title, "meta": meta, "claims": [asdict(c) for c in section.claims]}
@@ -52,10 +56,6 @@ def write(report: Path, figures: Path, sections: list, ctx, argv):
                 f"seed(s); {meta['machine']}; measured time (training + evaluation) "
                 f"{format_seconds(meta['seconds'])}.*\n\n"
                 f"{claims}\n\n{section.body.strip()}\n")
-        if not report.is_file():
-            atomic_write_text(report, HEADER + f"\n{SUMMARY_BEGIN}\n<!-- summary: end -->\n")
-        elif SUMMARY_BEGIN in (old := report.read_text()):  # the header as this version words it
-            atomic_write_text(report, HEADER + "\n" + old[old.index(SUMMARY_BEGIN):])
         write_markdown_section(report, f"results-{section.key}", text)
     atomic_write_text(store_file, json.dumps(store, indent=1, sort_keys=True))
     write_markdown_section(report, "summary", summary(store))
