@@ -85,8 +85,8 @@ COMMON_CHOICES = {
 # seeds, verbosity, "every N" settings where 0 means never, epochs of a stage that may be skipped,
 # a stage index, a threshold in ADU, the WGAN warm-up's settings (0: no warm-up).
 # Ranges (data.value_range) are checked by their choices.
-NON_NEGATIVE = ("train.seed", "eval.reference_seed", "train.verbose", "eval.every", "samples.every", "model.stage_epochs",
-                "model.ae_epochs", "model.g_attention_stage", "model.d_attention_stage",
+NON_NEGATIVE = ("train.seed", "eval.reference_seed", "train.verbose", "eval.every", "samples.every",
+                "model.stage_epochs", "model.ae_epochs", "model.g_attention_stage", "model.d_attention_stage",
                 "model.singular_values.every", "data.pxd_threshold", "model.critic_warmup.critic_steps",
                 "model.critic_warmup.generator_updates", "model.critic_warmup.every")
 NOT_COUNTS = ("data.value_range",)

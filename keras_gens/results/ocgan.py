@@ -96,8 +96,9 @@ def run(ctx) -> Section:
             f"{s['epochs']} epochs of {s['steps']} generator steps (WGANs: 5 critic batches per step), "
             f"{len(ctx.seeds)} seed(s) per model. {metric.upper()} of {s['samples']} samples after every epoch "
             f"against the same {s['reference']} training digits for every seed (so few samples bias FID upwards: "
-            f"compare within this table). A collapse is a FID jump above {JUMP}× the run's best FID so far. The paper's Figures 2 and "
-            f"6 are on CelebA 128×128 over 50 epochs, so no number of ours stands beside theirs.\n\n"
+            f"compare within this table). A collapse is a FID jump above {JUMP}× the run's best FID so far. "
+            f"The paper's Figures 2 and 6 are on CelebA 128×128 over 50 epochs, so no number of ours stands "
+            f"beside theirs.\n\n"
             f"{markdown_table(table, columns)}\n\n"
             "![FID per epoch](docs/results/ocgan_fid.png)\n![samples](docs/results/ocgan_samples.png)\n\n"
             + (INVESTIGATED if ctx.budget == "quick" else ""))
