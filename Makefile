@@ -7,6 +7,7 @@
 #   make notebooks  run the notebooks at their defaults and save them with their outputs
 #   make results    every paper's claims measured on embedded data: RESULTS.md (RESULTS_ARGS="--budget full")
 #   make fid-weights / verify-fid / bench-fid   the standard FID weights; agreement and speed against pytorch-fid
+#   make bench-jobs   results runs side by side (--jobs 2) against one after another
 
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -17,7 +18,7 @@ STAMP  := $(VENV)/.installed$(if $(filter 1,$(GPU)),-gpu)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-slow notebooks results bench bench-venv bench-settings bench-federated bench-reid bench-pxd simulate clean fid-weights verify-fid bench-fid
+.PHONY: install demo test test-slow notebooks results bench bench-venv bench-settings bench-federated bench-reid bench-pxd simulate clean fid-weights verify-fid bench-fid bench-jobs
 
 install: $(STAMP)
 
@@ -103,6 +104,10 @@ verify-fid: fid-weights
 
 bench-fid: fid-weights
 	$(PY) tools/bench_fid.py $(BENCH_ARGS)
+
+# two results runs side by side against one after another (keras_gens.results --jobs): BENCH_ARGS="--model dcgan"
+bench-jobs: $(STAMP)
+	$(PY) tools/bench_jobs.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(FID_VENV) runs build *.egg-info

@@ -78,6 +78,44 @@ def test_frechet_distance_agrees_with_pytorch_fids_sqrtm(rank1, rank2, rel):
     assert frechet_distance(mu2, s2, mu1, s1) == pytest.approx(ours, rel=rel)  # symmetric in its arguments
 
 
+@pytest.mark.parametrize("rank1", [None, 30])
+def test_distance_to_a_few_samples_equals_the_distance_to_their_moments(rank1):
+    # n = 20 samples in d = 64: their covariance has rank 19, and the n×n route must give what the
+    # d×d one gives on np.cov of the same samples (and what pytorch-fid's sqrtm gives).
+    rng = np.random.default_rng(11)
+    d = 64
+    s1, mu1 = random_covariance(d, rng, rank=rank1), rng.standard_normal(d)
+    samples = rng.standard_normal((20, d)) @ rng.standard_normal((d, d)) / 8 + 0.5
+    full = frechet_distance(mu1, s1, samples.mean(0), np.cov(samples, rowvar=False))
+    # 1e-8: the d×d route adds √(rounding) ~1e-8 for each of its 45 zero eigenvalues; the n×n one has none
+    assert frechet.frechet_distance_to_samples(mu1, s1, samples) == pytest.approx(full, rel=1e-8)
+    assert full == pytest.approx(pytorch_fid_distance(mu1, s1, samples.mean(0), np.cov(samples, rowvar=False)),
+                                 rel=1e-6)
+    with pytest.raises(FrechetDistanceError, match="non-finite"):
+        frechet.frechet_distance_to_samples(mu1, s1, np.where(samples > 2, np.nan, samples))
+    with pytest.raises(ValueError, match="do not match"):
+        frechet.frechet_distance_to_samples(mu1, s1, samples[:, :10])
+
+
+def test_fid_score_takes_the_few_samples_route_only_with_all_their_features(monkeypatch):
+    from keras_gens import evaluation
+
+    rng = np.random.default_rng(2)
+    few = rng.standard_normal((12, 32))
+    many = rng.standard_normal((80, 32)) + 0.3
+    fake = evaluation.Features(FeatureMoments(32).update(few), few.astype(np.float32))
+    real = evaluation.Features(FeatureMoments(32).update(many), np.zeros((0, 32), np.float32))  # stats only
+    expected = frechet_distance(fake.moments.mean, fake.moments.cov, real.moments.mean, real.moments.cov)
+    routes = []
+    monkeypatch.setattr(evaluation, "frechet_distance_to_samples",
+                        lambda *a: routes.append("samples") or frechet.frechet_distance_to_samples(*a))
+    assert evaluation.fid_score(fake, real) == pytest.approx(expected, rel=1e-5)  # float32 features
+    assert evaluation.fid_score(real, fake) == pytest.approx(expected, rel=1e-5)
+    assert routes == ["samples", "samples"]
+    truncated = evaluation.Features(fake.moments, fake.kept[:5])  # not all of them kept: the d×d route
+    assert evaluation.fid_score(truncated, real) == pytest.approx(expected, rel=1e-12) and len(routes) == 2
+
+
 def test_trace_of_the_square_root_is_exact_for_commuting_covariances():
     # Σ1 = Q diag(a) Qᵀ, Σ2 = Q diag(b) Qᵀ: Tr((Σ1Σ2)^½) = Σ √(a·b) exactly, zeros included.
     rng = np.random.default_rng(5)

@@ -138,6 +138,51 @@ def test_bad_arguments_are_refused():
 
     with pytest.raises(ConfigError, match="--seeds must be at least 1"):
         common.Context("out", "figs", "quick", 0)
+    with pytest.raises(ConfigError, match="--jobs must be at least 1"):
+        common.Context("out", "figs", "quick", 1, jobs=0)
+
+
+def test_the_runs_train_side_by_side_and_count_once(tiny_run):
+    # tiny_run trains with the default two jobs: the two PE-GAN runs in two worker processes
+    _, _, lines = tiny_run
+    started = [line for line in lines if re.match(r"\[results\] run \d+/\d+: pegan/", line)]
+    assert sorted(line.split(": ")[1].split(" ")[0] for line in started) == ["pegan/pe_gan-s0",
+                                                                             "pegan/wgan_gp_cond-s0"]
+    numbers = [int(re.match(r"\[results\] run (\d+)/(\d+)", line).group(1)) for line in lines
+               if line.startswith("[results] run ")]
+    total = int(re.match(r"\[results\] run \d+/(\d+)", started[0]).group(1))
+    assert max(numbers) <= total  # a run the workers trained is not counted again when its scores are read
+    # the workers' own log lines reach this process's log
+    assert any(line.strip().startswith("trained epochs") for line in lines)
+
+
+def test_a_workers_error_reaches_the_command_and_stops_the_other_runs(tmp_path):
+    from keras_gens.errors import ConfigError
+    from keras_gens.run_dirs import latest_checkpoint
+
+    ctx = common.Context(tmp_path / "runs", tmp_path / "figs", "tiny", 1, log=lambda m: None, jobs=2)
+    tiny = ("model.g_blocks_per_stage=1", "model.d_blocks_per_stage=[1, 1, 1]", "train.steps_per_epoch=1")
+    specs = [common.RunSpec("bad", "pe_gan", ("train.epochs=1", "model.ch=0")),
+             common.RunSpec("long", "pe_gan", ("train.epochs=500", *tiny))]
+    with pytest.raises(ConfigError, match="model.ch"):
+        ctx.train_all("pegan", specs)
+    assert not (tmp_path / "runs" / "pegan" / "bad").exists()  # nothing half-written
+    # the other run was stopped, not waited for: it is resumable, and far from its 500 epochs
+    latest = latest_checkpoint(tmp_path / "runs" / "pegan" / "long")
+    assert latest is None or int(latest.rsplit("-", 1)[1]) < 500
+
+
+def test_an_experiments_time_adds_up_over_the_invocations_that_worked(tmp_path):
+    folder = tmp_path / "ocgan"
+    assert common.section_seconds(folder, 30.0, worked=True) == 30.0
+    assert common.section_seconds(folder, 99.0, worked=False) == 30.0  # only re-tabulated: adds nothing
+    assert common.section_seconds(folder, 12.5, worked=True) == 42.5
+    (folder / "dcgan-s0").mkdir()
+    common.forget_section_seconds(folder)  # a run is there: its time is kept
+    assert common.section_seconds(folder, 0.0, worked=False) == 42.5
+    (folder / "dcgan-s0").rmdir()
+    common.forget_section_seconds(folder)  # the runs were deleted to re-run them: the clock starts afresh
+    assert common.section_seconds(folder, 5.0, worked=True) == 5.0
 
 
 def test_collapses_count_fid_jumps_over_the_best_so_far():

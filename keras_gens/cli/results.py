@@ -1,13 +1,14 @@
 """``python -m keras_gens.results``: does each model learn what its paper claims?
 
     python -m keras_gens.results [wae ocgan fedgan reid pegan] [--budget quick|full] [--seeds N]
-                                 [--out DIR] [--report FILE]
+                                 [--jobs N] [--out DIR] [--report FILE]
 
 Trains what each experiment needs (ordinary run directories under ``--out``, default
 ``runs/results``; re-running resumes them and re-uses what was already measured), measures each
 paper's claims, and rewrites the experiment's section of ``--report`` (default ``RESULTS.md``)
 with its tables and figures (``docs/results/`` beside the report).  Progress lines name the run,
-the epoch and an estimate of the time left.
+the epoch and an estimate of the time left.  ``--jobs`` runs train at once, each in a process of
+its own (default 2).
 
 Experiments:
     wae      WAE-ResNet thesis: VAE, VAE-ResNet, WAE, WAE-ResNet on mnist5k (Tables 4.3-4.5, Figs 4.1-4.3)
@@ -16,8 +17,8 @@ Experiments:
     reid     attention-mask re-ID on the synthetic_reid stand-in: stage 1 vs all three stages
     pegan    PE-GAN vs the WGAN-GP baseline on synthetic_pxd (occupancy, intensity, Fréchet; Figs 3/4)
 
-Budgets: ``quick`` (the default; aimed at an hour on 2 CPU cores, longer today:
-RESULTS.md gives the measured time), ``full`` (hours), ``tiny``
+Budgets: ``quick`` (the default; within an hour on 2 CPU cores: RESULTS.md gives the
+measured time), ``full`` (hours), ``tiny``
 (seconds per experiment: checks the pipeline only, its numbers mean nothing).  FID needs the
 standard weights: ``make fid-weights``.
 """
@@ -38,6 +39,9 @@ def parse_args(argv):
                         help=f"any of {', '.join(EXPERIMENTS)} (default: all)")
     parser.add_argument("--budget", default="quick", choices=BUDGETS)
     parser.add_argument("--seeds", type=int, default=3, help="seeds per compared setting (default 3)")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="runs trained at once, each in a process of its own (default 2; 1 trains them one "
+                             "after another in this process)")
     parser.add_argument("--out", default="runs/results", help="folder of the runs (default runs/results)")
     parser.add_argument("--report", default="RESULTS.md", help="the report to (re)write (default RESULTS.md)")
     args = parser.parse_args(argv)

@@ -10,8 +10,10 @@ two symmetric eigendecompositions, exact also when the covariances are singular 
 images than feature dimensions), and 4-5× faster than ``sqrtm`` at FID's 2048 dimensions
 (``sqrtm`` took 4-9 s there on 2 cores, most of a small FID's cost).  The two agree to 1e-11
 relative on full-rank statistics and to ~1e-8 on rank-deficient ones, where ``sqrtm`` is the
-less accurate (tests/test_fid.py).  FID is this distance on Inception features; PE-GAN's
-physics validation uses it on Gaussian fits of physics quantities.
+less accurate (tests/test_fid.py).  When one side is a handful of samples (fewer than the
+dimensions, as FID of 50 generated images is), ``frechet_distance_to_samples`` takes the same
+trace from an n×n matrix instead (1.9 s -> 0.04 s at 2048 dimensions).  FID is this distance on
+Inception features; PE-GAN's physics validation uses it on Gaussian fits of physics quantities.
 """
 from __future__ import annotations
 
@@ -57,6 +59,30 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
         raise FrechetDistanceError("the statistics hold non-finite values")
     diff = mu1 - mu2
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt_product(sigma1, sigma2))
+
+
+def frechet_distance_to_samples(mu1, sigma1, samples2) -> float:
+    """The Fréchet distance between N(μ1, Σ1) and the Gaussian fit (mean, unbiased covariance) of the n
+    rows of ``samples2``, without a d×d decomposition: with Y the centred rows, Σ2 = YᵀY/(n−1), so
+    Σ1^½Σ2Σ1^½ = (YΣ1^½)ᵀ(YΣ1^½)/(n−1) has the nonzero eigenvalues of the n×n YΣ1Yᵀ/(n−1), and
+    Tr Σ2 = ‖Y‖²/(n−1).  Worth it when n is below the dimensions d (it costs n·d² instead of ~d³)."""
+    mu1, sigma1 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_2d(np.asarray(sigma1, np.float64))
+    samples2 = np.asarray(samples2, np.float64)
+    if samples2.ndim != 2 or samples2.shape[1] != mu1.size or sigma1.shape != (mu1.size, mu1.size):
+        raise ValueError(f"statistics do not match: mean {mu1.shape}, covariance {sigma1.shape}, "
+                         f"samples {samples2.shape}")
+    if len(samples2) < 2:
+        raise ValueError(f"a covariance needs at least 2 samples, got {len(samples2)}")
+    if not (np.isfinite(mu1).all() and np.isfinite(sigma1).all() and np.isfinite(samples2).all()):
+        raise FrechetDistanceError("the statistics hold non-finite values")
+    mu2 = samples2.mean(axis=0)
+    centred = samples2 - mu2
+    scale = 1.0 / (len(samples2) - 1)
+    small = centred @ ((sigma1 + sigma1.T) / 2.0) @ centred.T * scale
+    root_trace = np.sqrt(_nonnegative(np.linalg.eigvalsh(small), "Y Σ1 Yᵀ (the first covariance)")).sum()
+    diff = mu1 - mu2
+    return float(diff.dot(diff) + np.trace(sigma1) + np.einsum("ij,ij->", centred, centred) * scale
+                 - 2.0 * root_trace)
 
 
 class FeatureMoments:

@@ -18,19 +18,24 @@ def experiment_module(key: str):
 def run(args, argv, log=print) -> int:
     """Run the chosen experiments (``args``: what ``keras_gens.cli.results.parse_args`` gives) and rewrite
     their sections of the report; ``argv`` is recorded in it as the command that made it."""
+    import time
+
     from keras_gens.results import report
-    from keras_gens.results.common import Context, format_seconds
+    from keras_gens.results.common import Context, format_seconds, forget_section_seconds, section_seconds
 
     chosen = [k for k in EXPERIMENTS if k in (args.experiments or EXPERIMENTS)]
     report_file = Path(args.report)
     figures = report_file.parent / "docs" / "results"
-    ctx = Context(args.out, figures, args.budget, args.seeds, log=log)
+    ctx = Context(args.out, figures, args.budget, args.seeds, log=log, jobs=args.jobs)
     modules = {k: experiment_module(k) for k in chosen}
     for module in modules.values():
         ctx.progress.plan(module.planned_runs(ctx))
     for key, module in modules.items():
         log(f"[results] == {key}: {module.TITLE} (budget {args.budget}, {len(ctx.seeds)} seed(s))")
+        forget_section_seconds(ctx.out / key)
+        started, ctx.worked = time.perf_counter(), False
         section = module.run(ctx)
+        section.seconds = section_seconds(ctx.out / key, time.perf_counter() - started, ctx.worked)
         report.write(report_file, figures, [section], ctx, argv)
         for claim in section.claims:
             log(f"[results] {key}: {claim.claim}: {claim.verdict.upper()} ({claim.evidence})")

@@ -8,8 +8,8 @@ was measured and the run's checkpoint), so a finished experiment is only re-tabu
 """
 from __future__ import annotations
 
+import functools
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,47 +49,64 @@ class Progress:
     """Which run, which epoch, and an estimate of the time left, from the runs done so far.
 
     Each experiment announces how many runs it plans (``plan``); the estimate spreads the time
-    spent so far over the share of planned run-epochs done."""
+    spent so far over the share of planned run-epochs done (several runs may train at once)."""
 
     def __init__(self, log=print):
-        self.log, self.total, self.done, self.started = log, 0, 0.0, time.perf_counter()
-        self.current = ""
+        self.log, self.total, self.done, self.started = log, 0, 0, time.perf_counter()
+        self.running = {}  # label -> share of its epochs done
 
     def plan(self, runs: int):
         self.total += int(runs)
 
     def start_run(self, label: str):
-        self.current = label
-        self.log(f"[results] run {int(self.done) + 1}/{self.total}: {label} ({self.estimate()})")
+        self.running[label] = 0.0
+        self.log(f"[results] run {self.done + len(self.running)}/{self.total}: {label} ({self.estimate()})")
 
-    def finish_run(self):
-        self.done = math.floor(self.done) + 1
+    def finish_run(self, label: str, runs: int = 1):
+        """``runs``: how many of the planned runs it stood for (a federated grid's cells)."""
+        self.running.pop(label, None)
+        self.done += runs
 
-    def epoch(self, epoch: int, epochs: int):
-        fraction = math.floor(self.done) + min(epoch / max(epochs, 1), 1.0)
-        self.log(f"[results] {self.current}: epoch {epoch}/{epochs}; run {int(math.floor(self.done)) + 1} of "
-                 f"{self.total} ({self._estimate(fraction)})")
+    def epoch(self, label: str, epoch: int, epochs: int):
+        self.running[label] = min(epoch / max(epochs, 1), 1.0)
+        self.log(f"[results] {label}: epoch {epoch}/{epochs}; run {self.done + len(self.running)} of "
+                 f"{self.total} ({self.estimate()})")
 
     def estimate(self) -> str:
-        return self._estimate(self.done)
-
-    def _estimate(self, done: float) -> str:
+        done = self.done + sum(self.running.values())
         elapsed = time.perf_counter() - self.started
         if done <= 0:
             return f"{format_seconds(elapsed)} elapsed"
         left = elapsed / done * max(self.total - done, 0)
         return f"{format_seconds(elapsed)} elapsed, about {format_seconds(left)} left"
 
-    def callback(self):
+    def callback(self, label: str):
         import tensorflow as tf
 
         progress = self
 
         class EpochProgress(tf.keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
-                progress.epoch(epoch + 1, int(self.params.get("epochs") or 0))
+                progress.epoch(label, epoch + 1, int(self.params.get("epochs") or 0))
 
         return EpochProgress()
+
+
+class _ForwardedProgress(Progress):
+    """A worker process's progress: its run's start and epochs go to the parent's queue."""
+
+    def __init__(self, events):
+        super().__init__(log=lambda m: events.put(("log", m)))
+        self.events = events
+
+    def start_run(self, label: str):
+        self.events.put(("start", label))
+
+    def finish_run(self, label: str, runs: int = 1):
+        pass  # the parent counts a run as finished when its process returns
+
+    def epoch(self, label: str, epoch: int, epochs: int):
+        self.events.put(("epoch", label, epoch, epochs))
 
 
 def format_seconds(seconds: float) -> str:
@@ -101,21 +118,54 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of an experiment, in a form another process can receive: ``callbacks`` are
+    picklable functions (module-level, or ``functools.partial`` of one), each making a Keras callback
+    that watches the run."""
+
+    label: str
+    model: str
+    overrides: tuple
+    callbacks: tuple = ()
+    # (key, measure, checkpoint): what ``Context.trained`` measures of the finished run, cached in its
+    # folder under ``key``; measure(result) -> a JSON-able dict, picklable like the callbacks
+    measure: tuple = ()
+
+
+class _TrainedApart:
+    """A run that a worker process trained (and measured): its folder and config at once, and its model
+    only when something asks for it (a measurement that was not cached), loaded from its checkpoint."""
+
+    def __init__(self, run_dir, config, load):
+        self.run_dir, self.config, self._load = run_dir, config, load
+
+    @functools.cached_property
+    def model(self):
+        return self._load().model
+
+
 class Context:
-    """One invocation of the results command: where runs and figures go, the budget, the seeds."""
+    """One invocation of the results command: where runs and figures go, the budget, the seeds, and
+    how many runs may train at once (``jobs``)."""
 
-    def __init__(self, out, figures, budget: str, seeds: int, log=print):
+    def __init__(self, out, figures, budget: str, seeds: int, log=print, jobs: int = 1):
+        from keras_gens.errors import ConfigError
+
         if budget not in BUDGETS:
-            from keras_gens.errors import ConfigError
-
             raise ConfigError(f"--budget must be one of {', '.join(BUDGETS)}; got {budget!r}")
         if int(seeds) < 1:
-            from keras_gens.errors import ConfigError
-
             raise ConfigError(f"--seeds must be at least 1; got {seeds}")
+        if int(jobs) < 1:
+            raise ConfigError(f"--jobs must be at least 1; got {jobs}")
         self.out, self.figures = Path(out), Path(figures)
-        self.budget, self.seeds, self.log = budget, list(range(int(seeds))), log
+        self.budget, self.seeds, self.log, self.jobs = budget, list(range(int(seeds))), log, int(jobs)
         self.progress = Progress(log)
+        # TensorFlow's threads per worker (0: its default, all cores): two workers on 2 cores with the
+        # default finished sooner than with one thread each (make bench-jobs)
+        self.worker_threads = 0
+        self.worked = False  # whether anything was trained or measured (not only re-tabulated)
+        self.trained_apart = set()  # (experiment, spec) that train_all's workers trained
 
     def figure(self, name: str) -> Path:
         return self.figures / name
@@ -123,20 +173,85 @@ class Context:
     def run_dir(self, experiment: str, label: str) -> Path:
         return self.out / experiment / label
 
-    def train(self, experiment: str, label: str, model: str, overrides, *, smoke=True, callbacks=()):
-        """Train (or resume, or find finished) one run into OUT/<experiment>/<label>; ``callbacks``
-        watch it besides the progress report."""
+    def train(self, experiment: str, spec: RunSpec):
+        """Train (or resume, or find finished) one run into OUT/<experiment>/<label>."""
         from keras_gens import runner
 
-        run_dir = self.run_dir(experiment, label)
-        self.progress.start_run(f"{experiment}/{label}")
-        started = time.perf_counter()
-        result = runner.train(model, out=run_dir, overrides=[*overrides, "train.verbose=0"], smoke=smoke,
-                              log=lambda m: self.log(f"  {m}"), callbacks=[*callbacks, self.progress.callback()])
-        if result.initial_epoch < result.epochs:  # it trained: its wall time counts (a finished run's does not)
-            add_wall_seconds(run_dir, time.perf_counter() - started)
-        self.progress.finish_run()
+        label, overrides = f"{experiment}/{spec.label}", [*spec.overrides, "train.verbose=0"]
+        if (experiment, spec) in self.trained_apart:  # train_all trained and counted it
+            return _TrainedApart(self.run_dir(experiment, spec.label),
+                                 runner.resolve_config(spec.model, overrides=overrides, smoke=True)[1],
+                                 lambda: runner.train(spec.model, out=self.run_dir(experiment, spec.label),
+                                                      overrides=overrides, smoke=True, log=lambda m: None))
+        self.progress.start_run(label)
+        result = runner.train(spec.model, out=self.run_dir(experiment, spec.label), overrides=overrides, smoke=True,
+                              log=lambda m: self.log(f"  {m}"),
+                              callbacks=[*(make() for make in spec.callbacks), self.progress.callback(label)])
+        self.worked |= result.initial_epoch < result.epochs
+        self.progress.finish_run(label)
         return result
+
+    def trained(self, experiment: str, spec: RunSpec):
+        """(``train``'s result, the spec's measurement of the run, or None if it names none)."""
+        result = self.train(experiment, spec)
+        if not spec.measure:
+            return result, None
+        key, measure, checkpoint = spec.measure
+        return result, self.measured(result.run_dir, key, lambda: measure(result), checkpoint)
+
+    def train_all(self, experiment: str, specs):
+        """Train (and measure) the runs of ``specs``, ``jobs`` at a time, each in a process of its own; the
+        experiment then asks ``train`` or ``trained`` for each run, which finds it finished and measured.
+
+        Small models leave much of a second core idle (tracing, and launching many small ops, run on
+        one thread), so two runs side by side finish sooner than one after the other. With ``jobs``
+        1 (or a single run) this does nothing: ``train`` trains each run when it is asked for it."""
+        specs = list(specs)
+        if self.jobs < 2 or len(specs) < 2:
+            return
+        import multiprocessing
+        import queue as queue_lib
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        # spawn, not fork: the parent may have started TensorFlow's threads, which a fork does not copy
+        context = multiprocessing.get_context("spawn")
+        with context.Manager() as manager, ProcessPoolExecutor(min(self.jobs, len(specs)), context) as pool:
+            events = manager.Queue()
+            pending = {pool.submit(_train_in_worker, self.out, self.figures, self.budget, len(self.seeds),
+                                   experiment, spec, events, self.worker_threads): spec
+                       for spec in specs}
+            try:
+                while pending:
+                    finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    self._relay(events, queue_lib)
+                    for future in finished:
+                        self.worked |= future.result()  # a worker's error is raised here
+                        spec = pending.pop(future)
+                        self.trained_apart.add((experiment, spec))
+                        self.progress.finish_run(f"{experiment}/{spec.label}")
+            except BaseException:
+                # Stop the other runs now rather than let the pool wait for them: a run's checkpoints are
+                # written atomically, so the next invocation resumes it from its last whole epoch.
+                for future in pending:
+                    future.cancel()
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()
+                raise
+            self._relay(events, queue_lib)
+
+    def _relay(self, events, queue_lib):
+        """Pass the workers' log lines and progress on to this process's log."""
+        while True:
+            try:
+                event = events.get_nowait()
+            except queue_lib.Empty:
+                return
+            if event[0] == "log":
+                self.log(event[1])
+            elif event[0] == "start":
+                self.progress.start_run(event[1])
+            else:
+                self.progress.epoch(*event[1:])
 
     def measured(self, run_dir, key: str, measure, checkpoint: str | None = None) -> dict:
         """``measure()`` (a JSON-able dict) for this run's latest checkpoint, cached in the run directory.
@@ -158,27 +273,47 @@ class Context:
         if stamp not in cache:
             started = time.perf_counter()
             value = measure()
+            self.worked = True
             value["eval_seconds"] = round(time.perf_counter() - started, 1)
             cache[stamp] = value
             atomic_write_text(cache_file, json.dumps(cache, indent=1, sort_keys=True))
         return cache[stamp]
 
 
+def _train_in_worker(out, figures, budget, seeds, experiment, spec, events, threads) -> bool:
+    """``Context.trained`` in a worker process of ``Context.train_all``: whether it trained or measured."""
+    import tensorflow as tf
+
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    ctx = Context(out, figures, budget, seeds, log=lambda m: events.put(("log", m)))
+    ctx.progress = _ForwardedProgress(events)
+    ctx.trained(experiment, spec)
+    return ctx.worked
+
+
 WALL_FILE = "results_wall_seconds.txt"
 
 
-def add_wall_seconds(run_dir, seconds: float):
-    """Add to the wall-clock time spent producing a run (start-up, training, its callbacks), kept beside it
-    so that a run trained over several invocations still counts all of its time."""
+def section_seconds(experiment_dir, seconds: float, worked: bool) -> float:
+    """The wall-clock time an experiment took over the invocations that trained or measured something
+    (an invocation that only re-tabulates finished runs adds nothing), kept in its folder of runs."""
     from keras_gens.utils.io import atomic_write_text
 
-    atomic_write_text(Path(run_dir) / WALL_FILE, f"{wall_seconds(run_dir) + float(seconds):.1f}\n")
+    path = Path(experiment_dir) / WALL_FILE
+    total = float(path.read_text()) if path.is_file() else 0.0
+    if worked:
+        total += float(seconds)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, f"{total:.1f}\n")
+    return total
 
 
-def wall_seconds(run_dir) -> float:
-    """The wall-clock seconds ``add_wall_seconds`` recorded for a run (0 if none)."""
-    path = Path(run_dir) / WALL_FILE
-    return float(path.read_text()) if path.is_file() else 0.0
+def forget_section_seconds(experiment_dir):
+    """Start an experiment's clock afresh when none of its runs exists (its runs were deleted to re-run it)."""
+    experiment_dir = Path(experiment_dir)
+    if experiment_dir.is_dir() and not any(p.is_dir() for p in experiment_dir.iterdir()):
+        (experiment_dir / WALL_FILE).unlink(missing_ok=True)
 
 
 def mean_std(values) -> tuple[float, float]:

@@ -9,11 +9,10 @@ accuracy on every client's generated images, per class.
 """
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
-from keras_gens.results.common import Claim, Section, add_wall_seconds, mean_std, pm, wall_seconds
+from keras_gens.results.common import Claim, Section, mean_std, pm
 
 KEY, TITLE = "fedgan", "B²-FedGAN: FedAvg, Bi-FedAvg and per-client GAN augmentation"
 DATASETS = {"mnist5k": "mnist5k (real MNIST digits, 28×28)", "digits": "digits (scikit-learn, 8×8)"}
@@ -65,23 +64,20 @@ def run(ctx) -> Section:
 
     s = SETTINGS[ctx.budget]
     config_file = defaults_path()
-    results, central, class_checks, seconds = {}, {}, {}, 0.0
+    results, central, class_checks = {}, {}, {}
     for dataset in s["datasets"]:
         for seed in ctx.seeds:
             out = ctx.out / KEY / f"{dataset}-s{seed}"
             gans = seed < s["gan_seeds"] and dataset in s["gan_datasets"]
             methods = ["none", *gan_methods(s)] if gans else ["none"]
-            ctx.progress.start_run(f"{KEY}/{dataset}-s{seed} ({2 * (len(methods) + 1)} cells)")
+            label, cells = f"{KEY}/{dataset}-s{seed} ({2 * (len(methods) + 1)} cells)", 2 * (len(methods) + 1)
+            ctx.progress.start_run(label)
             before = _cell_stamps(out)
-            started = time.perf_counter()
             grid = run_grid(config_file, overrides_for(ctx, dataset, seed), out, methods=tuple(methods),
                             log=lambda m: ctx.log(f"  {dataset} seed {seed}: cell {m[3:]}") if m.startswith("==")
                             else None)
-            for _ in range(2 * (len(methods) + 1)):
-                ctx.progress.finish_run()
-            if _cell_stamps(out) != before:  # some cell trained: the grid's wall time counts
-                add_wall_seconds(out, time.perf_counter() - started)
-            seconds += wall_seconds(out)
+            ctx.progress.finish_run(label, runs=cells)
+            ctx.worked |= _cell_stamps(out) != before
             for cell, result in grid["results"].items():
                 results.setdefault((dataset, *cell), []).append(result.summary)
             measured = ctx.measured(out, "central-and-classes", lambda: _central_and_classes(
@@ -89,7 +85,6 @@ def run(ctx) -> Section:
             central.setdefault(dataset, []).append(measured["central_accuracy"])
             if measured.get("classes"):
                 class_checks[dataset] = measured["classes"]
-            seconds += measured["eval_seconds"]
 
     body, claims = [], []
     for dataset in s["datasets"]:
@@ -111,7 +106,7 @@ def run(ctx) -> Section:
              "Accuracy % as mean ± std over seeds. The paper's numbers (its Tables 2/3: MNIST 60,000 images, 300 "
              "rounds) stand beside the MNIST rows for orientation; ours use 5,000 digits and fewer rounds.\n\n"
              "![test accuracy per round](docs/results/fedgan_accuracy.png)\n")
-    return Section(KEY, TITLE, intro + "\n" + "\n\n".join(body) + "\n", claims, seconds)
+    return Section(KEY, TITLE, intro + "\n" + "\n\n".join(body) + "\n", claims)
 
 
 def _cell_stamps(out) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from keras_gens.results.common import Claim, Section, mean_std, pm, wall_seconds
+from keras_gens.results.common import Claim, RunSpec, Section, mean_std, pm
 
 KEY, TITLE = "ocgan", "OC-GAN: octave convolutions against their plain GANs"
 JUMP = 1.5
@@ -57,18 +57,22 @@ def run(ctx) -> Section:
 
     s = SETTINGS[ctx.budget]
     metric = choose_metric("auto", log=ctx.log)
-    curves, seconds = {}, 0.0
+    specs = {}
     for label, model, variant in runs(ctx):
-        curves[label] = []
         for seed in ctx.seeds:
             overrides = [*variant, "data.source=mnist5k", f"train.seed={seed}", f"train.epochs={s['epochs']}",
                          f"train.steps_per_epoch={s['steps']}", f"eval.metric={metric}", "eval.every=1",
                          f"eval.samples={s['samples']}", f"eval.reference_samples={s['reference']}",
                          "eval.reference_seed=0"]  # every seed's FID against the same real digits
-            result = ctx.train(KEY, f"{label}-s{seed}", model, overrides)
+            specs[label, seed] = RunSpec(f"{label}-s{seed}", model, tuple(overrides))
+    ctx.train_all(KEY, specs.values())
+    curves = {}
+    for label, _, _ in runs(ctx):
+        curves[label] = []
+        for seed in ctx.seeds:
+            result = ctx.train(KEY, specs[label, seed])
             rows = metrics_csv.read_rows(result.run_dir / "metrics.csv")
             curves[label].append({int(r["epoch"]): float(r[metric]) for r in rows if r.get(metric) not in (None, "")})
-            seconds += wall_seconds(result.run_dir)
 
     lower_better = metric in ("fid", "kid")
     best = min if lower_better else max
@@ -102,7 +106,7 @@ def run(ctx) -> Section:
             f"{markdown_table(table, columns)}\n\n"
             "![FID per epoch](docs/results/ocgan_fid.png)\n![samples](docs/results/ocgan_samples.png)\n\n"
             + (INVESTIGATED if ctx.budget == "quick" else ""))
-    return Section(KEY, TITLE, body, claims, seconds)
+    return Section(KEY, TITLE, body, claims)
 
 
 def claims_of(summary, metric, seeds) -> list:

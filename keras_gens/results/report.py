@@ -22,8 +22,9 @@ Every number and figure below was produced by `python -m keras_gens.results` (`m
 which trains what each experiment needs into ordinary run directories (`runs/results/`,
 re-running resumes them) and rewrites its own section of this file and its figures in
 `docs/results/`. Nothing here is written by hand. Each section names the command, date, budget,
-seeds and machine of its run, and the wall-clock time its runs and measurements took (summed
-over invocations when a run was resumed; on a shared machine other work may have run alongside).
+seeds and machine of its run, and the wall-clock time the experiment took (summed over the
+invocations that trained or measured something; two runs train at once, `--jobs 2`; on a shared
+machine other work may have run alongside).
 `--budget quick` is meant to finish within an hour on 2 CPU cores (the summary gives the measured
 time); `--budget full` trains longer and scores more images.
 """

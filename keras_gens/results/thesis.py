@@ -8,7 +8,9 @@ and the interpolation end points.
 """
 from __future__ import annotations
 
-from keras_gens.results.common import Claim, Section, mean_std, pm, wall_seconds
+import functools
+
+from keras_gens.results.common import Claim, RunSpec, Section, mean_std, pm
 from keras_gens.results.figures import montage
 
 KEY, TITLE = "wae", "WAE-ResNet thesis: four auto-encoders"
@@ -47,36 +49,49 @@ def planned_runs(ctx) -> int:
     return len(models(ctx)) * len(ctx.seeds)
 
 
-def run(ctx) -> Section:
+def measure_run(result, seed: int, samples: int, fid: bool) -> dict:
+    """The thesis's scores of one trained run (in whichever process trained it): FID against the same
+    real held-out digits for every model and seed (their features are cached on disk), sharpness, MSE."""
     from keras_gens import data as data_lib
-    from keras_gens.experiments.thesis import evaluate_autoencoder, fid_extractor
     from keras_gens.evaluation import reference_features, source_images
+    from keras_gens.experiments.thesis import evaluate_autoencoder
+
+    heldout = data_lib.load_heldout(result.config.data)
+    n = min(samples, heldout.num_examples)
+    extractor = _fid_extractor() if fid else None
+    reference = (reference_features(source_images(heldout, n, seed=1), extractor, log=lambda m: None)
+                 if extractor is not None else None)
+    values = evaluate_autoencoder(result.model, heldout, n=n, seed=seed, extractor=extractor, reference=reference)
+    return {k: None if values[k] == "" else float(values[k]) for k in COLUMNS}
+
+
+@functools.lru_cache(maxsize=1)
+def _fid_extractor():
+    from keras_gens.experiments.thesis import fid_extractor
+
+    return fid_extractor("on")
+
+
+def run(ctx) -> Section:
+    from keras_gens.experiments.thesis import fid_extractor
+    from keras_gens.metrics.inception import default_weights_path
 
     s = SETTINGS[ctx.budget]
     chosen = models(ctx)
-    extractor = fid_extractor("auto", log=ctx.log)
-    scores = {m: [] for m in chosen}
-    seconds = 0.0
-    reference = None
+    fid = default_weights_path().is_file()
+    if not fid:
+        fid_extractor("auto", log=ctx.log)  # says what is missing and how to install it
+    key = f"thesis-n{s['samples']}-{'fid' if fid else 'nofid'}"
+    specs = {}
     for seed in ctx.seeds:
         for model in chosen:
             overrides = ["data.source=mnist5k", f"train.epochs={s['epochs']}", f"train.seed={seed}"]
             if s["limit"]:
                 overrides.append(f"data.limit={s['limit']}")
-            result = ctx.train(KEY, f"{model}-s{seed}", model, overrides)
-            heldout = data_lib.load_heldout(result.config.data)
-            n = min(s["samples"], heldout.num_examples)
-            if reference is None and extractor is not None:  # the same real digits judge every model and seed
-                reference = reference_features(source_images(heldout, n, seed=1), extractor, log=ctx.log)
-
-            def measure():
-                values = evaluate_autoencoder(result.model, heldout, n=n, seed=seed, extractor=extractor,
-                                              reference=reference)
-                return {k: None if values[k] == "" else float(values[k]) for k in COLUMNS}
-
-            values = ctx.measured(result.run_dir, f"thesis-n{n}-{'fid' if extractor else 'nofid'}", measure)
-            scores[model].append(values)
-            seconds += wall_seconds(result.run_dir) + values["eval_seconds"]
+            measure = functools.partial(measure_run, seed=seed, samples=s["samples"], fid=fid)
+            specs[seed, model] = RunSpec(f"{model}-s{seed}", model, tuple(overrides), measure=(key, measure, None))
+    ctx.train_all(KEY, specs.values())
+    scores = {m: [ctx.trained(KEY, specs[seed, m])[1] for seed in ctx.seeds] for m in chosen}
 
     rows = []
     for model in chosen:
@@ -110,7 +125,7 @@ def run(ctx) -> Section:
             f"The thesis's own numbers (Tables 4.3–4.5, CelebA 128×128 — another data set and size, for the "
             f"ordering only):\n\n{markdown_table(paper_rows, cols[:-1])}\n\n"
             + "\n".join(f"![{title}](docs/results/{name})" for title, name in figures) + "\n\n" + INVESTIGATED)
-    return Section(KEY, TITLE, body, claims, seconds)
+    return Section(KEY, TITLE, body, claims)
 
 
 def claims_of(means, chosen, seeds) -> list:
