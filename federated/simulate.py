@@ -11,9 +11,11 @@ An experiment folder (``--out``, default ``runs/fed-<data>-<partition>-<algorith
     logs/                         TensorBoard scalars
     figures/{accuracy,loss}.png   the paper's Figures 3–5 style curves
     checkpoint.npz                server state, client states (Bi-FedAvg) and the round, written atomically
+    checkpoint.previous.npz       the checkpoint before it: resumed from when the newest cannot be read
     summary.yaml                  final and best test accuracy, seconds per round
 
-Re-running the same command resumes from ``checkpoint.npz`` (``federated.rounds`` may be raised).
+Re-running the same command resumes from ``checkpoint.npz`` (``federated.rounds`` may be raised); if
+that file is damaged, the run says so, names it, and resumes from ``checkpoint.previous.npz``.
 """
 from __future__ import annotations
 
@@ -72,7 +74,7 @@ def _check_resume(out_dir: Path, cfg) -> bool:
     from keras_gens.errors import RunDirError
 
     stored_file = out_dir / "config.yaml"
-    if not (out_dir / "checkpoint.npz").is_file() or not stored_file.is_file():
+    if not any(path.is_file() for path in checkpoint_files(out_dir)) or not stored_file.is_file():
         return False
     stored = config_lib.load_yaml(stored_file)
     changes = [d for d in config_lib.diff(stored, cfg.to_dict())
@@ -83,19 +85,69 @@ def _check_resume(out_dir: Path, cfg) -> bool:
     return True
 
 
-def save_checkpoint(path: Path, algorithm, round_done: int):
+CHECKPOINT, PREVIOUS_CHECKPOINT = "checkpoint.npz", "checkpoint.previous.npz"
+
+
+def checkpoint_files(out_dir: Path) -> tuple[Path, Path]:
+    """The newest checkpoint and the one before it."""
+    return out_dir / CHECKPOINT, out_dir / PREVIOUS_CHECKPOINT
+
+
+def save_checkpoint(out_dir: Path, algorithm, round_done: int):
+    """Write the state after ``round_done`` rounds; the checkpoint it replaces becomes the previous one.
+
+    Each file is whole at every moment (written to a temporary file, then renamed): a kill between
+    the two renames leaves the previous checkpoint alone, which ``load_checkpoint`` then resumes from."""
+    import os
+
     from keras_gens.utils.io import atomic_write_bytes
 
+    newest, previous = checkpoint_files(out_dir)
     buf = io.BytesIO()
     np.savez(buf, round=np.int64(round_done), **algorithm.state_arrays())
-    atomic_write_bytes(path, buf.getvalue())
+    if newest.is_file():
+        os.replace(newest, previous)
+    atomic_write_bytes(newest, buf.getvalue())
 
 
-def load_checkpoint(path: Path, algorithm) -> int:
-    with np.load(path) as archive:
-        arrays = {k: archive[k] for k in archive.files}
-    algorithm.load_state_arrays({k: v for k, v in arrays.items() if k != "round"})
-    return int(arrays["round"])
+def _read_checkpoint(path: Path) -> dict:
+    import zipfile
+
+    from keras_gens.errors import RunDirError
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+        int(arrays["round"])
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise RunDirError(f"{path} cannot be read ({type(exc).__name__}: {exc})") from None
+    return arrays
+
+
+def load_checkpoint(out_dir: Path, algorithm, log=print) -> int:
+    """Restore the newest readable checkpoint into ``algorithm``; return its round.
+
+    A damaged newest checkpoint is named and passed over for the previous one; with neither readable
+    the run stops (it never starts over silently)."""
+    from keras_gens.errors import RunDirError
+
+    failures = []
+    for path in checkpoint_files(out_dir):
+        if not path.is_file():
+            continue
+        try:
+            arrays = _read_checkpoint(path)
+        except RunDirError as exc:
+            failures.append(str(exc))
+            log(f"warning: {exc}; trying the checkpoint before it")
+            continue
+        # A readable checkpoint of another algorithm or model is a config mismatch: raised, not skipped.
+        algorithm.load_state_arrays({k: v for k, v in arrays.items() if k != "round"})
+        if failures:
+            log(f"resuming from {path} (round {int(arrays['round'])})")
+        return int(arrays["round"])
+    raise RunDirError(f"{out_dir} holds no readable checkpoint:\n  " + "\n  ".join(failures)
+                      + f"\nDelete {out_dir} to start the experiment over.")
 
 
 def plot_curves(figures: Path, rows: list[dict], title: str = ""):
@@ -176,10 +228,10 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
         evaluator = compile_for_evaluation(build_mlp(data.image_shape, data.num_classes, hidden, seed))
         algorithm.set_global_weights(evaluator.get_weights())
 
-        checkpoint_file, metrics_file = out_dir / "checkpoint.npz", out_dir / "metrics.csv"
+        metrics_file = out_dir / "metrics.csv"
         start, rows = 0, []
         if resuming:
-            start = load_checkpoint(checkpoint_file, algorithm)
+            start = load_checkpoint(out_dir, algorithm, log)
             rows = [r for r in read_rows(metrics_file) if int(r["round"]) <= start]
             log(f"resuming {out_dir} after round {start}")
         rounds = int(f.rounds)
@@ -216,7 +268,7 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
             write_csv(metrics_file, rows, METRIC_COLUMNS)
             stopped = stopping_round(rows, patience, min_delta)
             if last or stopped is not None or (r + 1) % max(int(cfg.run.checkpoint_every), 1) == 0:
-                save_checkpoint(checkpoint_file, algorithm, r + 1)
+                save_checkpoint(out_dir, algorithm, r + 1)
             if verbose == 2 or (verbose == 1 and not interactive and (last or (r + 1) % 10 == 0)):
                 tested = f", test accuracy {row['test_accuracy']:.4f} loss {row['test_loss']:.4f}" \
                     if "test_accuracy" in row else ""

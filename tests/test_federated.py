@@ -193,6 +193,41 @@ def test_interrupted_bi_fedavg_resumes_to_the_same_weights_and_client_states(tmp
     assert again.summary["test_accuracy"] == resumed.summary["test_accuracy"]
 
 
+@pytest.mark.parametrize("damage", ["truncated", "empty", "garbage"])
+def test_a_damaged_newest_checkpoint_resumes_from_the_one_before(tmp_path, damage):
+    import shutil
+
+    from keras_gens.errors import RunDirError
+
+    whole = _small_experiment(tmp_path, "whole", "federated.rounds=3")
+    _small_experiment(tmp_path, "split", "federated.rounds=2")  # checkpoints after rounds 1 and 2
+    newest, previous = tmp_path / "split" / "checkpoint.npz", tmp_path / "split" / "checkpoint.previous.npz"
+    assert previous.is_file()
+    data = newest.read_bytes()
+    newest.write_bytes({"truncated": data[:len(data) // 2], "empty": b"", "garbage": b"not a checkpoint" * 50}[damage])
+    shutil.copytree(tmp_path / "split", tmp_path / "both")
+    messages = []
+    from federated.simulate import simulate
+
+    resumed = simulate(None, ["data.source=digits", "partition.num_clients=6", "partition.min_per_class=1",
+                              "federated.clients_per_round=3", "federated.hidden_units=[16]", "run.verbose=0",
+                              "run.checkpoint_every=1", "federated.rounds=3"],
+                       out=tmp_path / "split", log=messages.append)
+    assert any(str(newest) in m and "cannot be read" in m for m in messages)
+    assert any(f"resuming from {previous} (round 1)" in m for m in messages)
+    # rounds 2 and 3 trained again from round 1's state: the same weights as the run never interrupted
+    for a, b in zip(_trainable(whole.algorithm), _trainable(resumed.algorithm)):
+        np.testing.assert_array_equal(a, b)
+    assert [int(r["round"]) for r in resumed.history] == [1, 2, 3]
+    # with the previous one damaged too, the run stops and names both files (it never starts over)
+    both = tmp_path / "both"
+    (both / "checkpoint.previous.npz").write_bytes(b"")
+    with pytest.raises(RunDirError, match="no readable checkpoint") as caught:
+        _small_experiment(tmp_path, "both", "federated.rounds=3")
+    assert "checkpoint.npz" in str(caught.value) and "checkpoint.previous.npz" in str(caught.value)
+    assert (both / "checkpoint.previous.npz").read_bytes() == b""  # nothing overwritten
+
+
 def test_early_stopping_on_the_test_loss():
     from federated.simulate import stopping_round
 

@@ -201,6 +201,14 @@ def test_mean_std_and_summary_formats():
     assert "| re-ID | c | **does not hold** | quick, 3 seed(s) |" in text and "1 min 15 s" in text
 
 
+def test_the_command_is_recorded_as_typed(tmp_path):
+    ctx = common.Context(tmp_path / "runs", tmp_path / "figs", "quick", 3)
+    section = common.Section("reid", "Re-ID", "body")
+    assert report.section_meta(section, ctx, [])["command"] == "python -m keras_gens.results"  # make results
+    assert report.section_meta(section, ctx, ["reid", "--out", "my runs"])["command"] == (
+        "python -m keras_gens.results reid --out 'my runs'")
+
+
 def test_an_older_header_is_reworded_and_the_sections_kept(tmp_path):
     report_file, figures = tmp_path / "RESULTS.md", tmp_path / "docs" / "results"
     figures.mkdir(parents=True)

@@ -7,12 +7,12 @@ Trains ``--runs`` identical runs (seeds 0, 1, ...) of a results-sized model thre
 fresh folder: ``--jobs 1`` (in this process, one after another, as ``--jobs 1`` does), then
 ``--jobs 2`` with each worker's TensorFlow limited to every ``--threads`` value (0: TensorFlow's
 default, all cores, which the results command keeps).  Prints the wall time of each and its share
-of the one-after-another time, with the CPU and its flags; writes bench_out/jobs_bench.csv.  The first epoch of each run includes tracing the training step.
+of the one-after-another time, with the CPU and its flags; writes bench_out/jobs_bench.csv.  The
+first epoch of each run includes tracing the training step.
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import tempfile
 import time
@@ -43,6 +43,7 @@ def timed(label, jobs, threads, specs, log):
 
 def main(argv=None) -> int:
     from keras_gens.results.common import RunSpec, machine
+    from keras_gens.utils.tables import write_csv
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="pe_gan", choices=sorted(SIZES))
@@ -71,10 +72,7 @@ def main(argv=None) -> int:
               f"({100 * row['share_of_one_after_another']:.0f}% of one after another)")
     out = ROOT / "bench_out" / "jobs_bench.csv"
     out.parent.mkdir(exist_ok=True)
-    with open(out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out, rows, list(rows[0]))
     print(f"wrote {out}")
     return 0
 

@@ -69,8 +69,8 @@ class Progress:
 
     def epoch(self, label: str, epoch: int, epochs: int):
         self.running[label] = min(epoch / max(epochs, 1), 1.0)
-        self.log(f"[results] {label}: epoch {epoch}/{epochs}; run {self.done + len(self.running)} of "
-                 f"{self.total} ({self.estimate()})")
+        self.log(f"[results] {label}: epoch {epoch}/{epochs}; {self.done} of {self.total} runs done "
+                 f"({self.estimate()})")
 
     def estimate(self) -> str:
         done = self.done + sum(self.running.values())

@@ -32,7 +32,7 @@ SUMMARY_BEGIN = "<!-- summary: begin -->"
 
 
 def section_meta(section, ctx, argv) -> dict:
-    return {"command": "python -m keras_gens.results " + " ".join(shlex.quote(a) for a in argv),
+    return {"command": " ".join(["python -m keras_gens.results", *(shlex.quote(a) for a in argv)]),
             "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "budget": ctx.budget,
             "seeds": len(ctx.seeds), "machine": machine(), "seconds": round(section.seconds, 1)}
 
