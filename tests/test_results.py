@@ -5,6 +5,7 @@ their quality.  The FID weights are absent in the test home, so FID columns are 
 FID claims undecided, as on a machine without ``make fid-weights``.
 """
 import json
+import math
 import re
 
 import pytest
@@ -123,7 +124,9 @@ def test_pegan_runs_keep_their_occupancy_curve(tiny_run):
         rows = metrics_csv.read_rows(root / "runs" / "pegan" / label / "metrics.csv")
         assert rows and all(0.0 <= float(r["fake_mean_occupancy"]) <= 1.0 for r in rows), label
         assert all(float(r["occupancy_rel_error"]) >= 0.0 for r in rows), label
-    assert "![occupancy during training](docs/results/pegan_occupancy_curve.png)" in (root / "RESULTS.md").read_text()
+    text = (root / "RESULTS.md").read_text()
+    assert "![occupancy during training](docs/results/pegan_occupancy_curve.png)" in text
+    assert "| sensor pattern (corr.) |" in text
     # both models train at twice their smoke widths (at the smoke width PE-GAN's occupancy stalls)
     from keras_gens.config import load_yaml
 
@@ -183,6 +186,15 @@ def test_an_experiments_time_adds_up_over_the_invocations_that_worked(tmp_path):
     (folder / "dcgan-s0").rmdir()
     common.forget_section_seconds(folder)  # the runs were deleted to re-run them: the clock starts afresh
     assert common.section_seconds(folder, 5.0, worked=True) == 5.0
+
+
+def test_the_sensor_pattern_is_the_correlation_of_the_per_sensor_occupancies():
+    from keras_gens.results import pegan
+
+    real = [0.1, 0.4, 0.2, 0.3]
+    assert pegan.sensor_correlation(real, [0.2, 0.5, 0.3, 0.4]) == pytest.approx(1.0)  # same pattern, shifted
+    assert pegan.sensor_correlation(real, [0.4, 0.1, 0.3, 0.2]) == pytest.approx(-1.0)
+    assert math.isnan(pegan.sensor_correlation(real, [0.2] * 4))  # flat: no pattern to compare
 
 
 def test_collapses_count_fid_jumps_over_the_best_so_far():
