@@ -96,7 +96,7 @@ class _ForwardedProgress(Progress):
     """A worker process's progress: its run's start and epochs go to the parent's queue."""
 
     def __init__(self, events):
-        super().__init__(log=lambda m: events.put(("log", m)))
+        super().__init__()  # it logs nothing itself: the worker's Context forwards the log lines
         self.events = events
 
     def start_run(self, label: str):
@@ -177,16 +177,17 @@ class Context:
         """Train (or resume, or find finished) one run into OUT/<experiment>/<label>."""
         from keras_gens import runner
 
-        label, overrides = f"{experiment}/{spec.label}", [*spec.overrides, "train.verbose=0"]
+        label, run_dir = f"{experiment}/{spec.label}", self.run_dir(experiment, spec.label)
+        overrides = [*spec.overrides, "train.verbose=0"]
+
+        def run(log=lambda m: None, callbacks=()):
+            return runner.train(spec.model, out=run_dir, overrides=overrides, smoke=True, log=log, callbacks=callbacks)
+
         if (experiment, spec) in self.trained_apart:  # train_all trained and counted it
-            return _TrainedApart(self.run_dir(experiment, spec.label),
-                                 runner.resolve_config(spec.model, overrides=overrides, smoke=True)[1],
-                                 lambda: runner.train(spec.model, out=self.run_dir(experiment, spec.label),
-                                                      overrides=overrides, smoke=True, log=lambda m: None))
+            return _TrainedApart(run_dir, runner.resolve_config(spec.model, overrides=overrides, smoke=True)[1], run)
         self.progress.start_run(label)
-        result = runner.train(spec.model, out=self.run_dir(experiment, spec.label), overrides=overrides, smoke=True,
-                              log=lambda m: self.log(f"  {m}"),
-                              callbacks=[*(make() for make in spec.callbacks), self.progress.callback(label)])
+        result = run(lambda m: self.log(f"  {m}"),
+                     [*(make() for make in spec.callbacks), self.progress.callback(label)])
         self.worked |= result.initial_epoch < result.epochs
         self.progress.finish_run(label)
         return result
@@ -210,7 +211,6 @@ class Context:
         if self.jobs < 2 or len(specs) < 2:
             return
         import multiprocessing
-        import queue as queue_lib
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
         # spawn, not fork: the parent may have started TensorFlow's threads, which a fork does not copy
@@ -223,7 +223,7 @@ class Context:
             try:
                 while pending:
                     finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                    self._relay(events, queue_lib)
+                    self._relay(events)
                     for future in finished:
                         self.worked |= future.result()  # a worker's error is raised here
                         spec = pending.pop(future)
@@ -237,10 +237,12 @@ class Context:
                 for process in list(getattr(pool, "_processes", {}).values()):
                     process.terminate()
                 raise
-            self._relay(events, queue_lib)
+            self._relay(events)
 
-    def _relay(self, events, queue_lib):
+    def _relay(self, events):
         """Pass the workers' log lines and progress on to this process's log."""
+        import queue as queue_lib
+
         while True:
             try:
                 event = events.get_nowait()
@@ -271,11 +273,8 @@ class Context:
             raise RunDirError(f"{run_dir} has trained past {checkpoint} (now {latest}) without its {key} scores "
                               f"being kept; delete {run_dir} and run the command again")
         if stamp not in cache:
-            started = time.perf_counter()
-            value = measure()
+            cache[stamp] = measure()
             self.worked = True
-            value["eval_seconds"] = round(time.perf_counter() - started, 1)
-            cache[stamp] = value
             atomic_write_text(cache_file, json.dumps(cache, indent=1, sort_keys=True))
         return cache[stamp]
 

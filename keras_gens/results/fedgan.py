@@ -9,7 +9,6 @@ accuracy on every client's generated images, per class.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from keras_gens.results.common import Claim, Section, mean_std, pm
@@ -70,7 +69,8 @@ def run(ctx) -> Section:
             out = ctx.out / KEY / f"{dataset}-s{seed}"
             gans = seed < s["gan_seeds"] and dataset in s["gan_datasets"]
             methods = ["none", *gan_methods(s)] if gans else ["none"]
-            label, cells = f"{KEY}/{dataset}-s{seed} ({2 * (len(methods) + 1)} cells)", 2 * (len(methods) + 1)
+            cells = 2 * (len(methods) + 1)
+            label = f"{KEY}/{dataset}-s{seed} ({cells} cells)"
             ctx.progress.start_run(label)
             before = _cell_stamps(out)
             grid = run_grid(config_file, overrides_for(ctx, dataset, seed), out, methods=tuple(methods),
