@@ -197,6 +197,7 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
     from federated.classifier import build_mlp, compile_for_evaluation
     from keras_gens import config as config_lib
     from keras_gens.run_dirs import hold
+    from keras_gens.utils import faults
     from keras_gens.utils.io import atomic_write_text
     from keras_gens.utils.metrics_csv import read_rows
     from keras_gens.utils.tables import write_csv
@@ -250,6 +251,7 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
             datasets = [client_dataset(*clients[k], batch_size=f.batch_size, local_epochs=f.local_epochs,
                                        seed=seed * 1_000_003 + r * 1009 + int(k)) for k in chosen]
             began = time.perf_counter()
+            faults.point("federated_round")
             train = algorithm.round(chosen, datasets)
             round_seconds.append(time.perf_counter() - began)
             row = {"round": r + 1, "train_accuracy": float(train["sparse_categorical_accuracy"]),

@@ -95,27 +95,115 @@ class MetricsTable(tf.keras.callbacks.Callback):
         metrics_csv.upsert(self.path, epoch + 1, values)
 
 
-class EpochCheckpoint(tf.keras.callbacks.Callback):
-    """Saves the model, its optimizers, the step counter and the epoch after every epoch
-    whose metrics are all finite.
+class Checkpoints(tf.keras.callbacks.Callback):
+    """Saves the run (model, optimizers, step counter, epoch, the epoch's metric sums) after every
+    epoch whose metrics are all finite, and within an epoch every ``every_steps`` training steps
+    and whenever ``every_minutes`` have passed since the last save (0 turns either rule off).
 
-    ``tf.train.CheckpointManager`` writes each checkpoint under a new prefix and
-    then atomically rewrites the index file, so a run killed mid-save keeps
-    its previous checkpoint.
+    After-epoch checkpoints are ``tf.train.CheckpointManager``'s ``ckpt-N``; within-epoch ones go
+    to ``checkpoints/within_epoch/epochE-stepS`` (the newest two are kept; a finished epoch removes
+    them).  TensorFlow writes each checkpoint under a new prefix, its index last, so a run killed
+    mid-save keeps the one before.  A write that fails (a full disk) stops the run with a message
+    that names the checkpoint that is intact.
+
+    ``resume``: ``(epoch, step, metric_values)`` when the run continues ``step`` steps into
+    ``epoch`` (0-based): Keras is told to start that epoch at that step, and the epoch's metric
+    trackers get back the sums they had, which ``fit`` resets when an epoch begins.  Batches and
+    noise are functions of the seed and the step, so the resumed epoch is the uninterrupted one.
     """
 
-    def __init__(self, manager: tf.train.CheckpointManager, epoch_variable: tf.Variable):
+    KEEP_WITHIN_EPOCH = 2  # the newest, and the one before in case the newest cannot be read
+
+    def __init__(self, checkpoint: tf.train.Checkpoint, manager: tf.train.CheckpointManager, write_dir, *,
+                 epoch_variable: tf.Variable, step_variable: tf.Variable, every_steps: int = 0,
+                 every_minutes: float = 0.0, resume=None):
         super().__init__()
-        self.manager = manager
-        self.epoch_variable = epoch_variable
+        self._supports_tf_logs = True  # a batch's logs stay tensors: no sync per step for this callback
+        self.checkpoint, self.manager, self.write_dir = checkpoint, manager, Path(write_dir)
+        self.epoch_variable, self.step_variable = epoch_variable, step_variable
+        self.every_steps, self.every_seconds = int(every_steps), 60.0 * float(every_minutes)
+        self.resume = resume
+        self._epoch, self._saved_step, self._saved_at = 0, 0, time.monotonic()
+
+    def on_train_begin(self, logs=None):
+        self._saved_at = time.monotonic()
+        if self.resume:
+            self.model._training_state = _StartWithinEpoch(*self.resume[:2])
+
+    def on_train_end(self, logs=None):
+        self.model._training_state = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch, self._saved_step = epoch, 0
+        if self.resume and epoch == self.resume[0]:
+            _, self._saved_step, metric_values = self.resume
+            for variable, value in metric_values:
+                variable.assign(value)
+            self.resume = None
+            self.model._training_state = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        from keras_gens.utils import faults
+
+        faults.point("train_step")
+        done = batch + 1  # steps of this epoch done (Keras passes the last step's index)
+        if done >= self.params.get("steps", done + 1):
+            return  # the epoch's own checkpoint follows
+        due = ((self.every_steps and done // self.every_steps > self._saved_step // self.every_steps)
+               or (self.every_seconds and time.monotonic() - self._saved_at >= self.every_seconds))
+        if not due or not all_finite({k: float(v) for k, v in (logs or {}).items()}):
+            return
+        from keras_gens.run_dirs import remove_checkpoint, within_epoch_paths, within_epoch_prefix
+
+        self.epoch_variable.assign(self._epoch)
+        self.step_variable.assign(done)
+        prefix = within_epoch_prefix(self.write_dir, self._epoch + 1, done)
+        self._write(prefix, lambda: self.checkpoint.write(str(prefix)))
+        for old in within_epoch_paths(self.write_dir)[self.KEEP_WITHIN_EPOCH:]:
+            remove_checkpoint(old)
+        self._saved_step, self._saved_at = done, time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
         # A diverged epoch must not replace the last good checkpoint.
         if not all_finite(logs):
             self.model.stop_training = True
             return
+        from keras_gens.run_dirs import remove_checkpoint, within_epoch_paths
+
         self.epoch_variable.assign(epoch + 1)
-        self.manager.save(checkpoint_number=epoch + 1)
+        self.step_variable.assign(0)
+        prefix = Path(self.manager.directory) / f"ckpt-{epoch + 1}"
+        self._write(prefix, lambda: self.manager.save(checkpoint_number=epoch + 1))
+        for old in within_epoch_paths(self.write_dir):  # all older than the epoch just saved
+            remove_checkpoint(old)
+        self._saved_at = time.monotonic()
+
+    def _write(self, prefix: Path, write):
+        from keras_gens.errors import CheckpointWriteError
+        from keras_gens.run_dirs import remove_checkpoint, resume_points
+        from keras_gens.utils import faults
+
+        try:
+            faults.point("checkpoint_write")
+            write()
+        except (OSError, tf.errors.OpError) as exc:
+            remove_checkpoint(prefix)
+            reason = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0]
+            intact = resume_points(self.write_dir)
+            kept = f"the previous checkpoint, {intact[0]}, is intact" if intact else "no earlier checkpoint exists"
+            raise CheckpointWriteError(
+                f"could not write checkpoint {prefix}: {reason}. Training stopped; {kept}. Free space (or make "
+                f"{prefix.parent} writable) and re-run the same command to resume.") from None
+
+
+class _StartWithinEpoch:
+    """What ``Model.fit`` asks where to start (the hook Keras's ``BackupAndRestore`` fills)."""
+
+    def __init__(self, epoch: int, step: int):
+        self.epoch, self.step = int(epoch), int(step)
+
+    def maybe_load_initial_counters_from_ckpt(self, steps_per_epoch, initial_epoch, mode=None):
+        return self.epoch, self.step
 
 
 class GenerativeScores(tf.keras.callbacks.Callback):

@@ -88,7 +88,8 @@ COMMON_CHOICES = {
 NON_NEGATIVE = ("train.seed", "eval.reference_seed", "train.verbose", "eval.every", "samples.every",
                 "model.stage_epochs", "model.ae_epochs", "model.g_attention_stage", "model.d_attention_stage",
                 "model.singular_values.every", "data.pxd_threshold", "model.critic_warmup.critic_steps",
-                "model.critic_warmup.generator_updates", "model.critic_warmup.every")
+                "model.critic_warmup.generator_updates", "model.critic_warmup.every", "checkpoint.every_steps",
+                "checkpoint.every_minutes")
 NOT_COUNTS = ("data.value_range",)
 # Keys whose default is null (so any type passes the default-type check) but that take an integer when set.
 OPTIONAL_INTEGERS = ("eval.reference_seed",)
@@ -454,7 +455,8 @@ def validate_counts(cfg: Mapping, non_negative: Iterable[str] = (), not_counts: 
         if dotted in not_counts:
             continue
         values = value if isinstance(value, list) else [value]
-        integers = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+        kinds = (int, float) if dotted in non_negative else int  # a non-negative key may be a time in minutes
+        integers = [v for v in values if isinstance(v, kinds) and not isinstance(v, bool)]
         least = 0 if dotted in non_negative else 1
         if any(v < least for v in integers):
             what = "0 or more" if least == 0 else "positive"

@@ -23,3 +23,7 @@ class RunDirError(UserError):
 
 class TrainingDiverged(UserError):
     """A loss became NaN or infinite; the last finite checkpoint is kept."""
+
+
+class CheckpointWriteError(RunDirError):
+    """A checkpoint could not be written (a full disk, a read-only folder); the previous one is intact."""

@@ -4,6 +4,9 @@ The runner writes run directories; export, generate, the evaluations and the
 callbacks read them.  They all depend on this module, never on each other:
     run.yaml, config.yaml   what was trained on what (``write_run_info``, ``read_run_info``)
     checkpoints/ckpt-N      the model after epoch N (``latest_checkpoint``, ``checkpoint_epoch``)
+    checkpoints/within_epoch/epochE-stepS
+                            the run S training steps into epoch E (``checkpoint.every_steps`` /
+                            ``every_minutes``): only a resumed run reads these (``resume_points``)
     export/<version>/       SavedModels (``saved_model_dir`` finds one)
 """
 from __future__ import annotations
@@ -54,18 +57,74 @@ def latest_checkpoint(run_dir) -> str | None:
     return paths[0] if paths else None
 
 
-def restore_readable(checkpoint, run_dir, log=print):
+WITHIN_EPOCH = "within_epoch"
+
+
+def within_epoch_dir(run_dir) -> Path:
+    return Path(run_dir) / "checkpoints" / WITHIN_EPOCH
+
+
+def within_epoch_prefix(run_dir, epoch: int, step: int) -> Path:
+    """Where the checkpoint ``step`` training steps into (1-based) epoch ``epoch`` goes."""
+    return within_epoch_dir(run_dir) / f"epoch{epoch}-step{step}"
+
+
+def within_epoch_paths(run_dir) -> list[str]:
+    """The prefixes of the run's within-epoch checkpoints, newest first (found from their index files)."""
+    import re
+
+    found = []
+    folder = within_epoch_dir(run_dir)
+    for index in folder.glob("epoch*-step*.index") if folder.is_dir() else ():
+        match = re.fullmatch(r"epoch(\d+)-step(\d+)\.index", index.name)
+        if match:
+            found.append(((int(match.group(1)), int(match.group(2))), str(index.with_suffix(""))))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def resume_points(run_dir) -> list[str]:
+    """Every checkpoint a resumed run may continue from, newest first: after epoch N (``ckpt-N``)
+    comes before any point within epoch N + 1 (``epochN+1-stepS``)."""
+    import re
+
+    def position(path):
+        name = Path(path).name
+        match = re.fullmatch(r"epoch(\d+)-step(\d+)", name)
+        return (int(match.group(1)) - 1, int(match.group(2))) if match else (int(name.rsplit("-", 1)[1]), 0)
+
+    return sorted(checkpoint_paths(run_dir) + within_epoch_paths(run_dir), key=position, reverse=True)
+
+
+def remove_checkpoint(prefix):
+    """Delete one checkpoint's files, its index first: a deletion cut short leaves no index that
+    points at missing data.  Also removes what a write cut short leaves (``<prefix>_temp``)."""
+    import shutil
+
+    prefix = Path(prefix)
+    index = prefix.with_name(prefix.name + ".index")
+    if index.exists():
+        index.unlink()
+    for leftover in prefix.parent.glob(f"{prefix.name}.data-*"):
+        leftover.unlink(missing_ok=True)
+    for temp in prefix.parent.glob(f"{prefix.name}_temp*"):
+        shutil.rmtree(temp, ignore_errors=True) if temp.is_dir() else temp.unlink(missing_ok=True)
+
+
+def restore_readable(checkpoint, run_dir, log=print, *, within_epoch=False):
     """Restore the newest of the run's checkpoints that can be read; returns ``(path, status)``.
 
     A checkpoint whose files are truncated, empty, corrupt or missing is named and skipped for the
     one before it; when none can be read the run stops with a message, not a TensorFlow traceback.
-    (A checkpoint that reads but does not match the model is not damage: that error goes up.)"""
+    (A checkpoint that reads but does not match the model is not damage: that error goes up.)
+    ``within_epoch``: also consider the checkpoints written within an epoch (a resumed run does;
+    export, generate and the evaluations read the model after a whole epoch).  ``checkpoint`` may
+    be a function of the path that returns the ``tf.train.Checkpoint`` to restore it with."""
     import tensorflow as tf
 
     damaged = []
-    for path in checkpoint_paths(run_dir):
+    for path in resume_points(run_dir) if within_epoch else checkpoint_paths(run_dir):
         try:
-            return path, checkpoint.restore(path)
+            return path, (checkpoint if isinstance(checkpoint, tf.train.Checkpoint) else checkpoint(path)).restore(path)
         except (tf.errors.OpError, IndexError) as exc:  # IndexError: "Read less bytes than requested"
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             damaged.append(f"{Path(path).name} ({reason[:160]})")

@@ -2,7 +2,8 @@
 
 A run directory holds:
     config.yaml     the resolved config
-    checkpoints/    model, optimizers, step counter and epoch after each epoch
+    checkpoints/    model, optimizers, step counter and epoch after each epoch; within_epoch/ every
+                    checkpoint.every_steps steps or checkpoint.every_minutes minutes
     logs/           TensorBoard (scalars per epoch, sample grids)
     samples/        PNG grids per epoch
     figures/        for auto-encoders, at the end: random samples, held-out reconstructions, interpolations
@@ -12,7 +13,7 @@ Resuming: re-running with the same run directory continues from its latest
 checkpoint (``--resume auto``, the default), provided the config is the same
 apart from keys that may change between sessions (``RESUMABLE_CHANGES``).
 Data order and training noise are functions of the seed and the step, so the
-resumed run continues exactly where the interrupted one stopped.
+resumed run continues exactly where the interrupted one stopped, within an epoch too.
 """
 from __future__ import annotations
 
@@ -28,19 +29,19 @@ import tensorflow as tf
 from keras_gens import config as config_lib
 from keras_gens import data as data_lib
 from keras_gens import registry
-from keras_gens.callbacks import (AutoencoderFigures, EpochCheckpoint, GenerativeScores, MetricsTable, SampleGrid,
+from keras_gens.callbacks import (AutoencoderFigures, Checkpoints, GenerativeScores, MetricsTable, SampleGrid,
                                   all_finite)
 from keras_gens.data.pipeline import FileSource
 from keras_gens.data.validate import describe, find_unreadable
-from keras_gens.distribute import describe_devices, is_chief, make_strategy, task_label
+from keras_gens.distribute import describe_devices, is_chief, make_strategy, num_cluster_tasks, task_label
 from keras_gens.errors import DataError, DataMissing, RunDirError, TrainingDiverged
 from keras_gens.models.base import DataInfo
-from keras_gens.run_dirs import hold, latest_checkpoint, precision, restore_readable, write_run_info
+from keras_gens.run_dirs import hold, latest_checkpoint, precision, restore_readable, resume_points, write_run_info
 
 RESUME_MODES = ("auto", "never", "require")
 # Keys that may differ between a run and its resumption.
 RESUMABLE_CHANGES = ("train.epochs", "train.verbose", "train.jit_compile", "train.steps_per_execution",
-                     "train.distribute", "train.devices", "samples.", "checkpoint.keep", "data.validate", "eval.",
+                     "train.distribute", "train.devices", "samples.", "checkpoint.", "data.validate", "eval.",
                      "train.precision")
 
 
@@ -76,7 +77,8 @@ def check_run_dir(run_dir: Path, cfg, resume: str, resumable=()) -> bool:
     ``resumable``: the model's own keys that may change between sessions (its registration's)."""
     if resume not in RESUME_MODES:
         raise RunDirError(f"--resume must be one of {', '.join(RESUME_MODES)}; got {resume!r}")
-    checkpoint = latest_checkpoint(run_dir)
+    points = resume_points(run_dir)
+    checkpoint = points[0] if points else None
     if checkpoint is None:
         if resume == "require":
             raise RunDirError(f"--resume require: {run_dir} holds no checkpoint to resume from")
@@ -146,19 +148,31 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     with strategy.scope(), precision(cfg.train.precision):
         model = spec.build(cfg, info)
         epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        checkpoint = tf.train.Checkpoint(model=model, epoch=epoch_variable)
+        # Steps done in the epoch after ``epoch`` (0 in the checkpoints written after an epoch).
+        step_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch_step")
+        checkpoint = tf.train.Checkpoint(model=model, epoch=epoch_variable, epoch_step=step_variable)
     with contextlib.ExitStack() as held:
         if chief:  # one process per run directory: a second is refused until this run ends
             held.enter_context(hold(run_dir, log))
             open_run_dir(run_dir, cfg, name, source)
         manager = tf.train.CheckpointManager(checkpoint, str(write_dir / "checkpoints"), max_to_keep=cfg.checkpoint.keep)
 
-        initial_epoch = 0
+        initial_epoch = resume_step = 0
+        resume = None
         if resuming:
-            path, restored = restore_readable(checkpoint, run_dir, log)
+            def written_with(path):  # checkpoints written before within-epoch saving have no epoch_step (0)
+                names = {name for name, _ in tf.train.list_variables(path)}
+                if "epoch_step/.ATTRIBUTES/VARIABLE_VALUE" in names:
+                    return checkpoint
+                return tf.train.Checkpoint(model=model, epoch=epoch_variable)
+
+            path, restored = restore_readable(written_with, run_dir, log, within_epoch=True)
             restored.assert_existing_objects_matched()
-            initial_epoch = int(epoch_variable.numpy())
-            log(f"resuming {run_dir} from epoch {initial_epoch} (step {int(model.step.numpy())})")
+            initial_epoch, resume_step = int(epoch_variable.numpy()), int(step_variable.numpy())
+            within = f", {resume_step} steps into epoch {initial_epoch + 1}" if resume_step else ""
+            log(f"resuming {run_dir} from epoch {initial_epoch}{within} (step {int(model.step.numpy())})")
+            if resume_step:  # the epoch's metric sums so far, which fit resets when the epoch begins
+                resume = (initial_epoch, resume_step, [(v, v.numpy()) for m in model.metrics for v in m.variables])
         epochs = model.planned_epochs(cfg.train.epochs)
         # A train_step may consume several batches (a WGAN's critic steps): they come as one larger batch.
         step_batch = batch_size * model.batches_per_step
@@ -177,11 +191,14 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         if model.prepare(source, batch_size=batch_size, seed=cfg.train.seed, verbose=_verbosity(cfg.train.verbose),
                          log=log):
             manager.save(checkpoint_number=initial_epoch)
-        dataset = source.training_dataset(step_batch, seed=cfg.train.seed, start_step=initial_epoch * steps_per_epoch)
+        dataset = source.training_dataset(step_batch, seed=cfg.train.seed,
+                                          start_step=initial_epoch * steps_per_epoch + resume_step)
         dataset = group_for_replicas(dataset, model.batches_per_step, strategy.num_replicas_in_sync)
         started = time.perf_counter()
         with _naming_unreadable_files(source):
-            callbacks = _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epoch, chief)
+            saving = Checkpoints(checkpoint, manager, write_dir, epoch_variable=epoch_variable,
+                                 step_variable=step_variable, resume=resume, **_within_epoch_rules(cfg, log))
+            callbacks = _callbacks(cfg, model, source, run_dir, saving, initial_epoch, chief)
             callbacks += extra_callbacks
             try:
                 history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
@@ -223,7 +240,19 @@ def group_for_replicas(dataset, batches: int, replicas: int):
                        deterministic=True)
 
 
-def _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epoch, chief) -> list:
+def _within_epoch_rules(cfg, log) -> dict:
+    """``checkpoint.every_steps`` and ``every_minutes`` as the checkpoint callback takes them."""
+    every_minutes = float(cfg.checkpoint.every_minutes)  # >= 0: the config's checks
+    if every_minutes and num_cluster_tasks() > 1:
+        # Saving reads the replicas' metric sums (a collective): every worker must save at the same step,
+        # and each worker's clock would pick a different one.
+        log("note: checkpoint.every_minutes is not used by multi-worker runs (the workers must save at the same "
+            "step); set checkpoint.every_steps for checkpoints within an epoch")
+        every_minutes = 0.0
+    return {"every_steps": int(cfg.checkpoint.every_steps), "every_minutes": every_minutes}
+
+
+def _callbacks(cfg, model, source, run_dir, saving, initial_epoch, chief) -> list:
     """What watches training: NaN stop, TensorBoard, sample grids, figures, the metrics table, checkpoints."""
     callbacks = [tf.keras.callbacks.TerminateOnNaN()]
     if cfg.eval.metric != "none":  # first: its scores join the logs that TensorBoard and metrics.csv record
@@ -245,7 +274,7 @@ def _callbacks(cfg, model, source, run_dir, manager, epoch_variable, initial_epo
     if chief:
         callbacks.append(MetricsTable(run_dir / "metrics.csv", initial_epoch))
     # Last: the checkpoint is written after everything else has seen the epoch.
-    callbacks.append(EpochCheckpoint(manager, epoch_variable))
+    callbacks.append(saving)
     return callbacks
 
 

@@ -96,6 +96,7 @@ def export_model(model, out_dir, info: dict | None = None) -> Path:
     import tensorflow as tf
     import yaml
 
+    from keras_gens.utils import faults
     from keras_gens.utils.io import replace_dir, temp_dir_beside
 
     out_dir = Path(out_dir)
@@ -105,6 +106,7 @@ def export_model(model, out_dir, info: dict | None = None) -> Path:
     signatures.update(model.extra_serving_signatures(module))  # PXD hitmap generators: hitmaps and whole events
     tmp = temp_dir_beside(out_dir)
     try:
+        faults.point("export")
         tf.saved_model.save(module, str(tmp), signatures=signatures)
         extra = tmp / "assets.extra"
         extra.mkdir(exist_ok=True)

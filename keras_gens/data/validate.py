@@ -15,6 +15,7 @@ import numpy as np
 
 from keras_gens.data.pipeline import FileSource
 from keras_gens.errors import DataError
+from keras_gens.utils import faults
 from keras_gens.utils.progress import progress
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -22,6 +23,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 def quick_problem(path: str) -> str | None:
     """Why the file cannot be an intact image, or None if it looks intact."""
+    faults.point("data_check")
     try:
         size = os.path.getsize(path)
         if size == 0:
