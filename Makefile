@@ -8,6 +8,7 @@
 #   make results    every paper's claims measured on embedded data: RESULTS.md (RESULTS_ARGS="--budget full")
 #   make fid-weights / verify-fid / bench-fid   the standard FID weights; agreement and speed against pytorch-fid
 #   make bench-jobs   results runs side by side (--jobs 2) against one after another
+#   make bench-checkpoint   what checkpoints within an epoch cost a smoke run
 
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -18,7 +19,7 @@ STAMP  := $(VENV)/.installed$(if $(filter 1,$(GPU)),-gpu)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-slow notebooks results bench bench-venv bench-settings bench-federated bench-reid bench-pxd simulate clean fid-weights verify-fid bench-fid bench-jobs
+.PHONY: install demo test test-slow notebooks results bench bench-venv bench-settings bench-federated bench-reid bench-pxd simulate clean fid-weights verify-fid bench-fid bench-jobs bench-checkpoint
 
 install: $(STAMP)
 
@@ -111,3 +112,6 @@ bench-jobs: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(FID_VENV) runs build *.egg-info
+
+bench-checkpoint: $(STAMP)
+	$(PY) tools/bench_checkpoint.py $(BENCH_ARGS)

@@ -188,7 +188,8 @@ class Checkpoints(tf.keras.callbacks.Callback):
             write()
         except (OSError, tf.errors.OpError) as exc:
             remove_checkpoint(prefix)
-            reason = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0]
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else getattr(exc, "message", str(exc))
+            reason = reason.strip().splitlines()[0] if reason.strip() else type(exc).__name__
             intact = resume_points(self.write_dir)
             kept = f"the previous checkpoint, {intact[0]}, is intact" if intact else "no earlier checkpoint exists"
             raise CheckpointWriteError(

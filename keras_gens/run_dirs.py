@@ -110,6 +110,23 @@ def remove_checkpoint(prefix):
         shutil.rmtree(temp, ignore_errors=True) if temp.is_dir() else temp.unlink(missing_ok=True)
 
 
+def remove_incomplete_checkpoints(run_dir) -> list[Path]:
+    """Delete what checkpoint writes cut short left (TensorFlow's ``<prefix>_temp`` folders, data files
+    whose index was never written); returns what was removed.  Only for a run directory this process holds."""
+    import shutil
+
+    removed = []
+    for folder in (Path(run_dir) / "checkpoints", within_epoch_dir(run_dir)):
+        for path in folder.glob("*_temp*") if folder.is_dir() else ():
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            removed.append(path)
+        for data in folder.glob("*.data-*") if folder.is_dir() else ():
+            if not data.with_name(data.name.split(".data-", 1)[0] + ".index").exists():
+                data.unlink(missing_ok=True)
+                removed.append(data)
+    return removed
+
+
 def restore_readable(checkpoint, run_dir, log=print, *, within_epoch=False):
     """Restore the newest of the run's checkpoints that can be read; returns ``(path, status)``.
 

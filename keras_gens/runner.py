@@ -36,7 +36,8 @@ from keras_gens.data.validate import describe, find_unreadable
 from keras_gens.distribute import describe_devices, is_chief, make_strategy, num_cluster_tasks, task_label
 from keras_gens.errors import DataError, DataMissing, RunDirError, TrainingDiverged
 from keras_gens.models.base import DataInfo
-from keras_gens.run_dirs import hold, latest_checkpoint, precision, restore_readable, resume_points, write_run_info
+from keras_gens.run_dirs import (hold, latest_checkpoint, precision, remove_incomplete_checkpoints, restore_readable,
+                                 resume_points, write_run_info)
 
 RESUME_MODES = ("auto", "never", "require")
 # Keys that may differ between a run and its resumption.
@@ -151,10 +152,13 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         # Steps done in the epoch after ``epoch`` (0 in the checkpoints written after an epoch).
         step_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch_step")
         checkpoint = tf.train.Checkpoint(model=model, epoch=epoch_variable, epoch_step=step_variable)
+        checkpoint.save_counter  # created now: a within-epoch checkpoint written before the first save() holds it
     with contextlib.ExitStack() as held:
         if chief:  # one process per run directory: a second is refused until this run ends
             held.enter_context(hold(run_dir, log))
             open_run_dir(run_dir, cfg, name, source)
+            for leftover in remove_incomplete_checkpoints(run_dir):
+                log(f"removed {leftover}, left by a checkpoint write that was cut short")
         manager = tf.train.CheckpointManager(checkpoint, str(write_dir / "checkpoints"), max_to_keep=cfg.checkpoint.keep)
 
         initial_epoch = resume_step = 0

@@ -10,7 +10,7 @@ from keras_gens import callbacks as callbacks_lib
 from keras_gens import run_dirs, runner
 from keras_gens.errors import CheckpointWriteError, ConfigError
 from keras_gens.utils import faults, metrics_csv
-from tests.helpers import SMALL_VAE
+from tests.helpers import SMALL_VAE, run_module
 
 STEPS = 40  # per epoch, of the 89 the digits give at batch 16: short epochs, several within-epoch saves
 RUN = [*SMALL_VAE, "train.epochs=3", f"train.steps_per_epoch={STEPS}", "samples.every=0",
@@ -162,3 +162,57 @@ def test_enospc_is_raised_at_the_named_arrival_only(monkeypatch):
         faults.point("export")
     assert caught.value.errno == errno.ENOSPC
     faults.point("export")  # the third arrival passes
+
+
+def test_a_full_disk_under_the_command_is_one_message_and_exit_2(tmp_path):
+    out = tmp_path / "run"
+    done = run_module("keras_gens.train", "vae", "--data", "digits", "--out", str(out), *RUN,
+                      **{faults.ENV: "checkpoint_write@1:enospc"})
+    assert done.returncode == 2, done.stdout[-2000:]
+    assert "Traceback" not in done.stdout
+    assert (f"error: could not write checkpoint {out / 'checkpoints' / 'within_epoch' / 'epoch1-step15'}: "
+            "No space left on device") in done.stdout
+    assert "no earlier checkpoint exists" in done.stdout and "re-run the same command to resume" in done.stdout
+    assert not list((out / "checkpoints").rglob("*.index"))
+
+
+def test_an_atomic_write_to_a_full_disk_leaves_the_old_file_and_names_the_new_one(tmp_path, monkeypatch, capsys):
+    from keras_gens.cli import run_cli
+    from keras_gens.utils.io import atomic_write_text
+
+    table = tmp_path / "metrics.csv"
+    atomic_write_text(table, "epoch\n1\n")
+    monkeypatch.setenv(faults.ENV, "file_write@1:enospc")
+    monkeypatch.setattr(faults, "_arrivals", {})
+
+    def work():
+        atomic_write_text(table, "epoch\n1\n2\n")
+        return 0
+
+    assert run_cli(work) == 2
+    assert f"error: could not write {table}: No space left on device" in capsys.readouterr().err
+    assert table.read_text() == "epoch\n1\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]  # no temporary file left
+
+
+def test_temporary_files_of_killed_writers_are_swept_and_a_running_writers_kept(tmp_path):
+    import os
+
+    from keras_gens.utils.io import atomic_write_text
+
+    dead = subprocess_pid_that_exited()
+    stale = tmp_path / f".events.npz.tmp{dead}-abc.tmp"
+    live = tmp_path / f".events.npz.tmp{os.getpid()}-def.tmp"
+    stale.write_bytes(b"half")
+    live.write_bytes(b"in progress")
+    atomic_write_text(tmp_path / "events.npz", "x")
+    assert not stale.exists() and live.exists()
+
+
+def subprocess_pid_that_exited() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid

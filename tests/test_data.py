@@ -118,6 +118,12 @@ def test_flat_folder_is_unlabelled(tmp_path):
     assert src.num_classes == 0 and src.num_examples == 3
 
 
+def test_arrays_with_a_channel_count_that_is_not_an_image_are_refused_with_their_shape(tmp_path):
+    np.savez(tmp_path / "two.npz", images=np.zeros((5, 8, 8, 2), np.uint8))
+    with pytest.raises(DataError, match=r"two.npz\[images\]: images must have shape .* C in 1, 3, 4; got \[5, 8, 8, 2\]"):
+        data.load(data_cfg(f"npz:{tmp_path / 'two.npz'}"))
+
+
 def test_folder_errors(tmp_path):
     with pytest.raises(DataError, match="image folder not found"):
         data.load(data_cfg(f"folder:{tmp_path / 'nope'}"))

@@ -133,8 +133,7 @@ def events_result(out: Path) -> dict:
         return {name: digest_array(archive[name]) for name in archive.files}
 
 
-FED = ["--config", "configs/fed_digits.yaml", "partition.num_clients=5", "federated.hidden_units=[8]",
-       "run.checkpoint_every=1", "run.verbose=2"]
+FED = ["partition.num_clients=5", "federated.hidden_units=[8]", "run.checkpoint_every=1", "run.verbose=2"]
 COMMANDS = {
     "train": Command("train", lambda out, i: ["keras_gens.train", "vae", "--data", f"folder:{i['images']}",
                                               "--out", str(out), *TRAIN_ARGS], train_result, ("images",)),
@@ -145,9 +144,11 @@ COMMANDS = {
         "keras_gens.ocgan", "--smoke", "--set", "pair", "--base", "dcgan", "--metric", "sharpness", "--samples", "40",
         "--out", str(out), "train.epochs=2", "train.steps_per_epoch=6", "checkpoint.every_steps=4"], ocgan_result),
     "federated.simulate": Command("federated.simulate", lambda out, i: [
-        "federated.simulate", *FED, "--out", str(out), "federated.rounds=4"], simulate_result),
+        "federated.simulate", "--config", "configs/fed_digits.yaml", "--out", str(out), *FED, "federated.rounds=4"],
+        simulate_result),
     "federated.grid": Command("federated.grid", lambda out, i: [
-        "federated.grid", *FED, "--grids", "algorithms", "--out", str(out), "federated.rounds=2"], grid_result),
+        "federated.grid", "--config", "configs/fed_digits.yaml", "--grids", "algorithms", "--out", str(out), *FED,
+        "federated.rounds=2"], grid_result),
     "export": Command("export", lambda out, i: ["keras_gens.export", str(i["vae_run"]), "--out", str(out)],
                       export_result, ("vae_run",)),
     "pxd_events": Command("pxd_events", lambda out, i: [

@@ -171,6 +171,17 @@ def test_market_loader_parses_names_drops_junk_and_keeps_distractors_in_the_gall
     assert batch["image"].shape == (2, 32, 16, 3)
 
 
+def test_file_names_without_an_identity_and_camera_are_named(tmp_path):
+    root = tmp_path / "Market-1501-v15.09.15"
+    write_market(root, [("bounding_box_train", "0002_c1s1_000451_03"), ("bounding_box_train", "person_7"),
+                        ("bounding_box_train", "IMG_0001")])
+    with pytest.raises(DataError) as err:
+        data_lib.load(data_cfg(f"market1501:{root}"))
+    message = str(err.value)
+    assert "2 file(s) in" in message and "do not carry an identity and camera in their names" in message
+    assert "IMG_0001.jpg" in message and "person_7.jpg" in message and "0002_c1s1_000451_03.jpg" in message
+
+
 def test_duke_and_cuhk03_layouts(tmp_path):
     duke = tmp_path / "DukeMTMC-reID"
     write_market(duke, [("bounding_box_train", "0005_c2_f0046985"), ("bounding_box_train", "0005_c5_f0051231")])

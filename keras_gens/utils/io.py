@@ -60,9 +60,11 @@ def atomic_write_bytes(path, data: bytes):
             os.fchmod(f.fileno(), 0o666 & ~_umask())
         faults.point("file_write")
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:  # say which file could not be written
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         raise
 
 
