@@ -165,7 +165,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         resume = None
         if resuming:
             def written_with(path):  # checkpoints written before within-epoch saving have no epoch_step (0)
-                names = {name for name, _ in tf.train.list_variables(path)}
+                names = {key for key, _ in tf.train.list_variables(path)}
                 if "epoch_step/.ATTRIBUTES/VARIABLE_VALUE" in names:
                     return checkpoint
                 return tf.train.Checkpoint(model=model, epoch=epoch_variable)

@@ -330,6 +330,24 @@ def test_singular_values_measured_after_the_checkpoint_are_dropped_on_resume(tmp
     assert kept == ["step,network,layer,sigma", *rows[:3]]
 
 
+def test_an_epoch_resumed_within_it_counts_the_singular_values_measured_before_the_stop(tmp_path):
+    """metrics.csv's sigma_<network> is the epoch's largest: a run resumed 7 steps into epoch 2 (of 10
+    steps) keeps the measurements of steps 11-17 from before it was stopped, not those of epoch 1."""
+    from keras_gens.models.hitmaps import SingularValues
+
+    rows = [f"{step},generator,000:linear/kernel,{sigma}" for step, sigma in [(5, 9.0), (10, 1.0), (15, 4.0)]]
+    (tmp_path / "singular_values.csv").write_text("step,network,layer,sigma\n" + "\n".join(rows) + "\n")
+    monitor = SingularValues(tmp_path, {}, every=5)
+    monitor.set_model(SimpleNamespace(step=tf.Variable(17, dtype=tf.int64)))
+    monitor.set_params({"steps": 10, "epochs": 3})
+    monitor.on_train_begin()
+    monitor.on_epoch_begin(1)
+    assert monitor._epoch_max == {"generator": 4.0}
+    monitor.model.step.assign(20)
+    monitor.on_epoch_begin(2)  # an epoch begun at its start has measured nothing yet
+    assert monitor._epoch_max == {}
+
+
 @pytest.mark.parametrize("steps_per_call,expected", [(1, [3, 6]), (2, [4, 6]), (4, [4, 8])])
 def test_singular_values_are_measured_every_n_steps_when_callbacks_see_every_kth(tmp_path, steps_per_call, expected):
     """train.steps_per_execution=k: batch callbacks run every k steps, and none of the measurements is lost."""

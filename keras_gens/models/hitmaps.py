@@ -194,6 +194,13 @@ class SingularValues(tf.keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_max = {}
+        # A run resumed within this epoch measured its first steps before it was stopped: they count too.
+        first, step = epoch * int(self.params.get("steps") or 0), int(self.model.step.numpy())
+        if step > first and self.write and self.csv_path.is_file():
+            for line in self.csv_path.read_text().splitlines()[1:]:
+                measured, network, _, sigma = line.split(",")
+                if first < int(measured) <= step:
+                    self._epoch_max[network] = max(self._epoch_max.get(network, 0.0), float(sigma))
 
     def on_epoch_end(self, epoch, logs=None):
         if not self._epoch_max:  # fewer steps than `every` this epoch: measure once at its end
