@@ -13,7 +13,6 @@ Writes bench_out/fid_bench.csv.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import re
 import resource
@@ -111,6 +110,7 @@ def main(argv=None) -> int:
         return ours_worker(args)
 
     from keras_gens.metrics.inception import default_weights_path
+    from keras_gens.utils.tables import write_csv
 
     weights = args.weights or default_weights_path()
     if not weights.is_file():
@@ -144,10 +144,7 @@ def main(argv=None) -> int:
         rows.append({"implementation": "keras_gens", "images": count, **result})
         print(f"keras_gens  {count:6d} images: {result['images_per_s']:6.1f} images/s, "
               f"peak RSS {result['peak_mib']:.0f} MiB", flush=True)
-    with open(args.out / "fid_bench.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["implementation", "images", "images_per_s", "peak_mib"])
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out / "fid_bench.csv", rows, ["implementation", "images", "images_per_s", "peak_mib"])
     print(f"written: {args.out / 'fid_bench.csv'} (batch {args.batch}, {args.threads} threads, {os.cpu_count()} cores)")
     return 0
 
