@@ -1,6 +1,7 @@
 """Writes that never leave a half-written file or folder behind."""
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -18,8 +19,8 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's process
-        return True
+    except PermissionError:  # another user's process: it runs
+        pass
     return True
 
 
@@ -27,16 +28,10 @@ def _remove_leftovers(final: Path, marker: str):
     """Delete the temporary files or folders that killed processes left beside ``final``.
 
     Their names carry the writer's PID (``.NAME.<marker>PID-...``): a running writer's are kept."""
-    for leftover in final.parent.glob(f".{glob_escape(final.name)}.{marker}*"):
+    for leftover in final.parent.glob(f".{glob.escape(final.name)}.{marker}*"):
         pid = leftover.name[len(final.name) + 2 + len(marker):].split("-", 1)[0]
         if pid.isdigit() and not _running(int(pid)):
             shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
-
-
-def glob_escape(name: str) -> str:
-    import glob
-
-    return glob.escape(name)
 
 
 def atomic_write_bytes(path, data: bytes):
