@@ -120,7 +120,8 @@ def test_flat_folder_is_unlabelled(tmp_path):
 
 def test_arrays_with_a_channel_count_that_is_not_an_image_are_refused_with_their_shape(tmp_path):
     np.savez(tmp_path / "two.npz", images=np.zeros((5, 8, 8, 2), np.uint8))
-    with pytest.raises(DataError, match=r"two.npz\[images\]: images must have shape .* C in 1, 3, 4; got \[5, 8, 8, 2\]"):
+    expected = r"two.npz\[images\]: images must have shape .* C in 1, 3, 4; got \[5, 8, 8, 2\]"
+    with pytest.raises(DataError, match=expected):
         data.load(data_cfg(f"npz:{tmp_path / 'two.npz'}"))
 
 

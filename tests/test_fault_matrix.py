@@ -93,7 +93,8 @@ TRAIN_ARGS = [*SMALL_VAE, "train.epochs=2", "train.steps_per_epoch=12", "checkpo
 
 
 def train_result(out: Path) -> dict:
-    return {"metrics": csv_without(out / "metrics.csv", "seconds"), "weights": checkpoint_values(out / "checkpoints" / "ckpt-2"),
+    return {"metrics": csv_without(out / "metrics.csv", "seconds"),
+            "weights": checkpoint_values(out / "checkpoints" / "ckpt-2"),
             "samples": digest(out / "samples" / "epoch_0002.png")}
 
 
