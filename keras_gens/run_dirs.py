@@ -111,13 +111,16 @@ def remove_checkpoint(prefix):
 
 
 def remove_incomplete_checkpoints(run_dir) -> list[Path]:
-    """Delete what checkpoint writes cut short left (TensorFlow's ``<prefix>_temp`` folders, data files
-    whose index was never written); returns what was removed.  Only for a run directory this process holds."""
+    """Delete what checkpoint writes cut short left (TensorFlow's ``<prefix>_temp`` folders, its
+    ``<file>.tempstate<n>`` files and the ``checkpoint.tmp<uuid>`` of its state file's atomic write,
+    data files whose index was never written); returns what was removed.  Only for a run directory
+    this process holds."""
     import shutil
 
     removed = []
     for folder in (Path(run_dir) / "checkpoints", within_epoch_dir(run_dir)):
-        for path in folder.glob("*_temp*") if folder.is_dir() else ():
+        cut_short = ("*_temp*", "*.tempstate*", "checkpoint.tmp*")
+        for path in [p for pattern in cut_short for p in folder.glob(pattern)] if folder.is_dir() else ():
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
             removed.append(path)
         for data in folder.glob("*.data-*") if folder.is_dir() else ():

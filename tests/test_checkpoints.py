@@ -216,3 +216,25 @@ def subprocess_pid_that_exited() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     return proc.pid
+
+
+def test_what_a_cut_short_checkpoint_write_leaves_is_removed_and_complete_checkpoints_are_kept(tmp_path):
+    folder = tmp_path / "checkpoints"
+    (folder / "ckpt-3_temp").mkdir(parents=True)
+    (folder / "ckpt-3_temp" / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"half")
+    (folder / "checkpoint.tmp0123abcd").write_text("model_checkpoint_path: ")  # TF's state file, mid-write
+    (folder / "ckpt-2.data-00000-of-00001").write_bytes(b"no index was written")
+    (folder / "ckpt-2.index.tempstate8150309120519519212").write_bytes(b"the index, mid-write")
+    for name in ("ckpt-1.index", "ckpt-1.data-00000-of-00001", "checkpoint"):
+        (folder / name).write_bytes(b"complete")
+    within = run_dirs.within_epoch_dir(tmp_path)
+    within.mkdir()
+    (within / "epoch2-step15_temp").mkdir()
+
+    removed = run_dirs.remove_incomplete_checkpoints(tmp_path)
+    assert sorted(p.name for p in removed) == ["checkpoint.tmp0123abcd", "ckpt-2.data-00000-of-00001",
+                                                "ckpt-2.index.tempstate8150309120519519212", "ckpt-3_temp",
+                                                "epoch2-step15_temp"]
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index",
+                                                         "within_epoch"]
+    assert list(within.iterdir()) == []

@@ -75,7 +75,7 @@ def digest_array(array) -> str:
 def leftovers(folder: Path) -> list[str]:
     """What an interrupted write may leave: atomic-write temporaries, swapped-out folders, TF temp shards."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                  if ".tmp" in p.name or ".old" in p.name or p.name.endswith("_temp"))
+                  if ".tmp" in p.name or ".old" in p.name or ".tempstate" in p.name or p.name.endswith("_temp"))
 
 
 # -- the commands, at test size ------------------------------------------------------------------------------
