@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gens.figures import reconstruction_grid, write_autoencoder_figures
-from keras_gens.utils import metrics_csv
+from keras_gens.utils import faults, metrics_csv
 from keras_gens.utils.images import make_grid, save_png, to_uint8
 
 
@@ -143,8 +143,6 @@ class Checkpoints(tf.keras.callbacks.Callback):
             self.model._training_state = None
 
     def on_train_batch_end(self, batch, logs=None):
-        from keras_gens.utils import faults
-
         faults.point("train_step")
         done = batch + 1  # steps of this epoch done (Keras passes the last step's index)
         if done >= self.params.get("steps", done + 1):
@@ -181,7 +179,6 @@ class Checkpoints(tf.keras.callbacks.Callback):
     def _write(self, prefix: Path, write):
         from keras_gens.errors import CheckpointWriteError
         from keras_gens.run_dirs import remove_checkpoint, resume_points
-        from keras_gens.utils import faults
 
         try:
             faults.point("checkpoint_write")

@@ -35,21 +35,34 @@ def saved_model_dir(src) -> Path | None:
     return src / str(versions[-1]) if versions else None
 
 
+def _found(folder: Path, pattern: str, position) -> list[tuple[tuple[int, int], str]]:
+    """``(position in training, prefix)`` of each checkpoint in ``folder`` whose index file's name
+    matches ``pattern``, newest first; ``position`` maps the pattern's numbers to (epochs done, steps)."""
+    import re
+
+    found = []
+    for index in folder.glob("*.index") if folder.is_dir() else ():
+        match = re.fullmatch(pattern, index.name)
+        if match:
+            found.append((position(*map(int, match.groups())), str(index.with_suffix(""))))
+    return sorted(found, reverse=True)
+
+
+def _after_epochs(run_dir):
+    return _found(Path(run_dir) / "checkpoints", r"ckpt-(\d+)\.index", lambda epochs: (epochs, 0))
+
+
+def _within_epochs(run_dir):
+    return _found(within_epoch_dir(run_dir), r"epoch(\d+)-step(\d+)\.index", lambda epoch, step: (epoch - 1, step))
+
+
 def checkpoint_paths(run_dir) -> list[str]:
     """The prefixes of the run's checkpoints (``checkpoints/ckpt-N``), newest first.
 
     Found from the files themselves, not from TensorFlow's ``checkpoint`` state file: a damaged
     state file must not make a run look untrained (it would start over silently).  A save killed
     midway leaves only a temporary folder, which is not a ``ckpt-N.index``."""
-    import re
-
-    folder = Path(run_dir) / "checkpoints"
-    numbered = []
-    for index in folder.glob("ckpt-*.index") if folder.is_dir() else ():
-        match = re.fullmatch(r"ckpt-(\d+)\.index", index.name)
-        if match:
-            numbered.append((int(match.group(1)), str(folder / f"ckpt-{match.group(1)}")))
-    return [path for _, path in sorted(numbered, reverse=True)]
+    return [path for _, path in _after_epochs(run_dir)]
 
 
 def latest_checkpoint(run_dir) -> str | None:
@@ -71,28 +84,13 @@ def within_epoch_prefix(run_dir, epoch: int, step: int) -> Path:
 
 def within_epoch_paths(run_dir) -> list[str]:
     """The prefixes of the run's within-epoch checkpoints, newest first (found from their index files)."""
-    import re
-
-    found = []
-    folder = within_epoch_dir(run_dir)
-    for index in folder.glob("epoch*-step*.index") if folder.is_dir() else ():
-        match = re.fullmatch(r"epoch(\d+)-step(\d+)\.index", index.name)
-        if match:
-            found.append(((int(match.group(1)), int(match.group(2))), str(index.with_suffix(""))))
-    return [path for _, path in sorted(found, reverse=True)]
+    return [path for _, path in _within_epochs(run_dir)]
 
 
 def resume_points(run_dir) -> list[str]:
     """Every checkpoint a resumed run may continue from, newest first: after epoch N (``ckpt-N``)
     comes before any point within epoch N + 1 (``epochN+1-stepS``)."""
-    import re
-
-    def position(path):
-        name = Path(path).name
-        match = re.fullmatch(r"epoch(\d+)-step(\d+)", name)
-        return (int(match.group(1)) - 1, int(match.group(2))) if match else (int(name.rsplit("-", 1)[1]), 0)
-
-    return sorted(checkpoint_paths(run_dir) + within_epoch_paths(run_dir), key=position, reverse=True)
+    return [path for _, path in sorted(_after_epochs(run_dir) + _within_epochs(run_dir), reverse=True)]
 
 
 def remove_checkpoint(prefix):
