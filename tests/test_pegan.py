@@ -41,6 +41,30 @@ def test_spectral_norm_brings_the_largest_singular_value_to_one(layer, inputs):
     assert largest_singular_value(normalized) == pytest.approx(exact, rel=1e-4)
 
 
+@pytest.mark.parametrize("filters,kernel", [(1, 3), (2, 3), (1, 5)])
+def test_a_narrow_convolution_computed_by_shifted_taps_equals_conv2d(filters, kernel):
+    """SNConv2D to <= 2 channels (PE-GAN's to_image) sums shifted matmul taps instead of calling conv2d."""
+    from keras_gens.layers.spectral import shifted_taps_conv
+
+    x = tf.random.normal((2, 6, 10, 5), seed=1)
+    weights = tf.random.normal((kernel, kernel, 5, filters), seed=2)
+    expected = tf.nn.conv2d(x, weights, 1, "SAME")
+    np.testing.assert_allclose(shifted_taps_conv(x, weights), expected, rtol=1e-5, atol=1e-5)
+    layer = SNConv2D(filters, kernel)
+    assert layer(x).shape == (2, 6, 10, filters) and layer._narrow()
+    normalized = layer.normalized(layer.kernel, False)
+    np.testing.assert_allclose(layer(x), tf.nn.conv2d(x, normalized, 1, "SAME") + layer.bias, rtol=1e-5, atol=1e-5)
+    gradients = []
+    for conv in (shifted_taps_conv, lambda a, b: tf.nn.conv2d(a, b, 1, "SAME")):  # the gradients too
+        with tf.GradientTape() as tape:
+            tape.watch([x, weights])
+            loss = tf.reduce_sum(tf.square(conv(x, weights)))
+        gradients.append(tape.gradient(loss, [x, weights]))
+    for ours, reference in zip(*gradients):
+        np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
+    assert not SNConv2D(3, 3)._narrow() and not SNConv2D(1, 3, strides=2)._narrow()
+
+
 def test_self_attention_is_the_identity_at_initialisation_and_not_after():
     x = tf.random.normal([2, 8, 12, 16], seed=2)
     layer = SelfAttention2D()

@@ -16,5 +16,21 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+SIMD_FLAGS = ("fma", "avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile", "amx_int8")
+
+
+def cpu_flags() -> list[str]:
+    """The vector-instruction flags that decide oneDNN's kernels (AMX: bfloat16 matrix tiles)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                present = set(line.split(":", 1)[1].split())
+                return [flag for flag in SIMD_FLAGS if flag in present]
+    except OSError:
+        pass
+    return []
+
+
 def describe() -> str:
-    return f"{cpu_name()}, {os.cpu_count()} cores"
+    flags = cpu_flags()
+    return f"{cpu_name()}, {os.cpu_count()} cores" + (f" (flags {' '.join(flags)})" if flags else "")

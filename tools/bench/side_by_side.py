@@ -28,7 +28,7 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
-from cases import CASES, PAPER, SMOKE  # noqa: E402
+from cases import CASES, PAPER, SMOKE, image_label  # noqa: E402
 
 DEFAULT_TORCH_PYTHON = REPO / ".venv-bench" / "bin" / "python"
 
@@ -53,6 +53,11 @@ class Worker:
         self.proc.stdin.flush()
         return json.loads(self._expect("TIMES"))
 
+    def profile(self) -> list[dict]:
+        self.proc.stdin.write("profile\n")
+        self.proc.stdin.flush()
+        return json.loads(self._expect("PROFILE"))
+
     def close(self):
         try:
             self.proc.stdin.write("quit\n")
@@ -68,8 +73,12 @@ def ceiling(python) -> dict:
     return json.loads(next(line for line in out.splitlines() if line.startswith("CEILING "))[8:])
 
 
-def compare(case: str, torch_python, rounds: int, round_seconds: float) -> dict:
+def compare(case: str, torch_python, rounds: int, round_seconds: float, profile: str = "slower") -> dict:
+    """``profile``: also trace our step op by op when it is slower than PyTorch's ("slower"), always ("all"),
+    or never ("none")."""
+    rounds = min(rounds, CASES[case].get("rounds", rounds))
     ours, theirs = Worker(sys.executable, "tf", case), Worker(torch_python, "torch", case)
+    top = None
     try:
         if ours.info["params"] != theirs.info["params"]:
             raise RuntimeError(f"{case}: the two networks differ: keras_gens has {ours.info['params']:,} trainable "
@@ -80,18 +89,35 @@ def compare(case: str, torch_python, rounds: int, round_seconds: float) -> dict:
         for _ in range(rounds):  # alternate, so drift on the machine hits both
             ours_times += [t / per_call for t in ours.run(max(1, steps // per_call))]
             theirs_times += theirs.run(steps)
+        slower = statistics.median(ours_times) > statistics.median(theirs_times)
+        if profile == "all" or (profile == "slower" and slower):
+            top = ours.profile()
     finally:
         ours.close()
         theirs.close()
-    kind, side, batch, channels = CASES[case]
     ours_s, theirs_s = statistics.median(ours_times), statistics.median(theirs_times)
     flops = ours.info["flops_per_step"]
-    return {"case": case, "image": f"{side}x{side}x{channels}", "batch": batch, "params": ours.info["params"],
+    return {"case": case, "image": image_label(CASES[case]),
+            "batch": ours.info.get("images_per_step", CASES[case]["batch"]), "params": ours.info["params"],
             "keras_gens_ms": round(ours_s * 1e3, 2), "pytorch_ms": round(theirs_s * 1e3, 2),
             "speed_ratio": round(theirs_s / ours_s, 2), "gflop_per_step": round(flops / 1e9, 3),
             "keras_gens_gflops": round(flops / ours_s / 1e9, 1), "pytorch_gflops": round(flops / theirs_s / 1e9, 1),
             "steps_timed": len(ours_times), "tf": ours.info["version"], "torch": theirs.info["version"],
-            "tf_threads": ours.info["threads"], "torch_threads": theirs.info["threads"]}
+            "tf_threads": ours.info["threads"], "torch_threads": theirs.info["threads"], "profile": top}
+
+
+def profiles_text(rows: list[dict], top: int = 6) -> str:
+    """For each profiled case, the op types that take most of our step's kernel time (tools/bench/op_profile.py)."""
+    lines = []
+    for row in rows:
+        if row.get("profile"):
+            ops = ", ".join(f"{p['what']} {p['share']:.0%} ({p['ms']:g} ms, {p['ops']} ops)"
+                            for p in row["profile"][:top])
+            lines.append(f"- **{row['case']}** (ratio {row['speed_ratio']}): {ops}")
+    if not lines:
+        return ""
+    return ("\n\nWhere keras_gens's step spends its kernel time (TensorFlow's profiler, one step, summed over threads; "
+            "profiled: the cases PyTorch wins, or all with `--profile all`):\n\n" + "\n".join(lines) + "\n")
 
 
 def main() -> int:
@@ -103,6 +129,8 @@ def main() -> int:
     parser.add_argument("--torch-python", default=str(DEFAULT_TORCH_PYTHON))
     parser.add_argument("--out", default=str(REPO / "bench_out"))
     parser.add_argument("--markdown", help="append the section to this Markdown file (e.g. BENCHMARKS.md)")
+    parser.add_argument("--profile", choices=("slower", "all", "none"), default="slower",
+                        help="trace our step op by op for the cases where PyTorch is faster (default), all, none")
     args = parser.parse_args()
     if not Path(args.torch_python).is_file():
         print(f"PyTorch's python not found at {args.torch_python}: run `make bench-venv` (installs the CPU build of "
@@ -115,7 +143,7 @@ def main() -> int:
           f"3x3 conv {limit['conv_gflops']:.0f} GFLOP/s", flush=True)
     rows = []
     for case in cases:
-        row = compare(case, args.torch_python, args.rounds, args.round_seconds)
+        row = compare(case, args.torch_python, args.rounds, args.round_seconds, args.profile)
         row["keras_gens_share"] = round(row["keras_gens_gflops"] / best, 3)
         row["pytorch_share"] = round(row["pytorch_gflops"] / best, 3)
         rows.append(row)
@@ -137,12 +165,17 @@ def main() -> int:
               f"running 16 steps per call. "
               f"Command: `python tools/bench/side_by_side.py{' --paper' if args.paper else ''}`, "
               f"{time.strftime('%Y-%m-%d')}.\n\n")
-    print("\n" + header + table)
+    from machine import describe
+
+    header = header.replace("TensorFlow", f"{describe()}; TensorFlow", 1)
+    section = header + table + profiles_text(rows)
+    print("\n" + section)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "side_by_side.csv", rows, columns + [k for k in rows[0] if k not in columns])
+    plain = [{k: v for k, v in row.items() if k != "profile"} for row in rows]
+    write_csv(out / "side_by_side.csv", plain, columns + [k for k in plain[0] if k not in columns])
     if args.markdown:
-        write_markdown_section(args.markdown, "side_by_side_paper" if args.paper else "side_by_side", header + table)
+        write_markdown_section(args.markdown, "side_by_side_paper" if args.paper else "side_by_side", section)
     print(f"\nwritten: {out / 'side_by_side.csv'}")
     return 0
 
