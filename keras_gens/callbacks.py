@@ -124,6 +124,7 @@ class Checkpoints(tf.keras.callbacks.Callback):
         self.every_steps, self.every_seconds = int(every_steps), 60.0 * float(every_minutes)
         self.resume = resume
         self._epoch, self._saved_step, self._saved_at = 0, 0, time.monotonic()
+        self._reported = 0  # steps of this epoch that have passed the train_step fault point
 
     def on_train_begin(self, logs=None):
         self._saved_at = time.monotonic()
@@ -141,10 +142,14 @@ class Checkpoints(tf.keras.callbacks.Callback):
                 variable.assign(value)
             self.resume = None
             self.model._training_state = None
+        self._reported = self._saved_step
 
     def on_train_batch_end(self, batch, logs=None):
-        faults.point("train_step")
         done = batch + 1  # steps of this epoch done (Keras passes the last step's index)
+        # One arrival per training step, also when a call runs several (train.steps_per_execution).
+        for _ in range(done - self._reported):
+            faults.point("train_step")
+        self._reported = done
         if done >= self.params.get("steps", done + 1):
             return  # the epoch's own checkpoint follows
         due = ((self.every_steps and done // self.every_steps > self._saved_step // self.every_steps)

@@ -18,6 +18,7 @@ resumed run continues exactly where the interrupted one stopped, within an epoch
 from __future__ import annotations
 
 import contextlib
+import math
 import shutil
 import sys
 import time
@@ -122,6 +123,7 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     run after the run's own, so they see the epoch's complete logs."""
     extra_callbacks = list(callbacks)
     spec, cfg = resolve_config(name, config_file=config_file, data=data, overrides=overrides, smoke=smoke)
+    _align_steps_per_execution(cfg, log)
     # MultiWorkerMirroredStrategy must exist before any other TF op runs.
     strategy = make_strategy(cfg.train.distribute, cfg.train.devices)
     chief = is_chief()
@@ -242,6 +244,18 @@ def group_for_replicas(dataset, batches: int, replicas: int):
 
     return dataset.map(lambda batch: tf.nest.map_structure(regroup, batch), num_parallel_calls=tf.data.AUTOTUNE,
                        deterministic=True)
+
+
+def _align_steps_per_execution(cfg, log):
+    """Callbacks see a run only between calls of train.steps_per_execution steps: with checkpoint.every_steps
+    set, a call must end on each of its steps, so the steps per call become their greatest common divisor."""
+    per_call, every = cfg.train.get("steps_per_execution", 1), cfg.checkpoint.get("every_steps", 0)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (per_call, every)):
+        return  # the config checks name the bad value
+    if per_call > 1 and every > 0 and every % per_call:
+        cfg.train.steps_per_execution = math.gcd(per_call, every)
+        log(f"note: train.steps_per_execution {per_call} -> {cfg.train.steps_per_execution}, so that a call ends on "
+            f"every checkpoint.every_steps={every}th step")
 
 
 def _within_epoch_rules(cfg, log) -> dict:

@@ -136,6 +136,14 @@ def test_nearest_upsampling_equals_keras_and_every_gan_step_compiles_with_xla():
 
     x = tf.random.normal((2, 3, 5, 4))
     np.testing.assert_array_equal(NearestUpSampling2D()(x), tf.keras.layers.UpSampling2D()(x))
+    weights = tf.random.normal((2, 6, 10, 4))
+    gradients = []
+    for layer in (NearestUpSampling2D(), tf.keras.layers.UpSampling2D()):  # its own gradient: a pooled sum
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x) * weights)
+        gradients.append(tape.gradient(loss, x))
+    np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-6, atol=1e-6)
     for name in ("dcgan", "dcgan_oct"):  # UpSampling2D's gradient had no XLA kernel: jit_compile=true failed
         _, model = build(name, 32, "train.jit_compile=true", "model.base_filters=4", channels=1)
         batch = {"image": tf.random.uniform((4, 32, 32, 1), -1, 1), "label": tf.zeros(4, tf.int32)}

@@ -54,6 +54,8 @@ def test_a_narrow_convolution_computed_by_shifted_taps_equals_conv2d(filters, ke
     assert layer(x).shape == (2, 6, 10, filters) and layer._narrow()
     normalized = layer.normalized(layer.kernel, False)
     np.testing.assert_allclose(layer(x), tf.nn.conv2d(x, normalized, 1, "SAME") + layer.bias, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer(x, training=True), tf.nn.conv2d(x, layer.normalized(layer.kernel, False), 1,
+                                                                      "SAME") + layer.bias, rtol=1e-4, atol=1e-4)
     gradients = []
     for conv in (shifted_taps_conv, lambda a, b: tf.nn.conv2d(a, b, 1, "SAME")):  # the gradients too
         with tf.GradientTape() as tape:
