@@ -1,7 +1,7 @@
 # keras_gens: every target installs what it needs into .venv first (GPU=1: with TensorFlow's CUDA wheels).
 #   make demo   train the VAE on the embedded digits (no download), export and sample it
 #   make test   the test suite (what CI runs)
-#   make bench  throughput benchmarks (not part of the tests); make bench-federated: federated rounds;
+#   make bench  throughput, keras_gens vs PyTorch, PE-GAN events (not tests); make bench-federated: federated rounds;
 #               make bench-reid: re-ID stages, extraction and ranking; make bench-pxd: PE-GAN events
 #   make simulate   the federated experiment on the embedded digits (SIM_ARGS="key=value ...")
 #   make notebooks  run the notebooks at their defaults and save them with their outputs
@@ -52,10 +52,13 @@ $(BENCH_VENV)/.installed:
 bench-venv: $(BENCH_VENV)/.installed
 
 # Every registered model (smoke sizes; BENCH_ARGS="--sizes smoke,paper" for the papers'), input pipelines,
-# SavedModel inference, then keras_gens vs PyTorch and the FLOP/s ceiling (SIDE_ARGS="--paper"): BENCHMARKS.md.
+# SavedModel inference; keras_gens vs PyTorch for every model family, with the FLOP/s ceiling and a profile of
+# each step PyTorch wins (SIDE_ARGS="--paper" adds DCGAN and WAE at 128x128); PE-GAN events on 1 and 2 cores
+# against the paper's 6 s: all into BENCHMARKS.md, each section dated, with its CPU (about an hour on 2 cores).
 bench: $(STAMP) $(BENCH_VENV)/.installed
 	$(PY) tools/bench.py --jit off --markdown BENCHMARKS.md $(BENCH_ARGS)
 	$(PY) tools/bench/side_by_side.py --torch-python $(BENCH_VENV)/bin/python --markdown BENCHMARKS.md $(SIDE_ARGS)
+	$(PY) tools/bench_pxd.py --markdown BENCHMARKS.md
 
 # Seconds per federated round (10 clients), TFF overhead vs local training, memory after rounds 10..300.
 # Each speed setting (XLA, thread pools, steps per call, mixed precision) against float32, per model.

@@ -238,3 +238,41 @@ def test_what_a_cut_short_checkpoint_write_leaves_is_removed_and_complete_checkp
     assert sorted(p.name for p in folder.iterdir()) == ["checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index",
                                                          "within_epoch"]
     assert list(within.iterdir()) == []
+
+
+@pytest.mark.parametrize("per_call,every,expected", [(8, 10, 2), (8, 16, 8), (8, 0, 8), (4, 15, 1), (1, 7, 1)])
+def test_steps_per_call_divide_the_within_epoch_checkpoint_interval(per_call, every, expected):
+    """Callbacks see a run between calls: with checkpoint.every_steps set, each call ends on every such step."""
+    from keras_gens.runner import _align_steps_per_execution, resolve_config
+
+    _, cfg = resolve_config("vae", overrides=[f"train.steps_per_execution={per_call}",
+                                              f"checkpoint.every_steps={every}"])
+    notes = []
+    _align_steps_per_execution(cfg, notes.append)
+    assert cfg.train.steps_per_execution == expected
+    assert bool(notes) == (expected != per_call)
+    if notes:
+        assert f"train.steps_per_execution {per_call} -> {expected}" in notes[0]
+
+
+def test_with_several_steps_per_call_checkpoints_land_on_their_steps_and_faults_count_steps(tmp_path, monkeypatch):
+    # 40 steps an epoch; saves every 12 steps and 8 steps per call: calls of gcd(8, 12) = 4 steps.
+    monkeypatch.setenv(faults.ENV, "train_step@6:enospc")
+    monkeypatch.setattr(faults, "_arrivals", {})
+    stops = []
+
+    class Step(tf.keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            stops.append(int(self.model.step.numpy()))
+
+    with pytest.raises(OSError):  # the 6th step's arrival, reported when the call of steps 5-8 returns
+        train(tmp_path / "run", "train.steps_per_execution=8", "checkpoint.every_steps=12", callbacks=[Step()])
+    # The fault stops the run in the checkpoint callback, before the later callbacks of that call.
+    assert stops == [4]
+    assert not list((tmp_path / "run" / "checkpoints").glob("within_epoch/*"))
+    monkeypatch.delenv(faults.ENV)
+    stops.clear()
+    run = train(tmp_path / "again", "train.steps_per_execution=8", "checkpoint.every_steps=12",
+                "train.epochs=1", callbacks=[Step()])
+    assert stops == [4, 8, 12, 16, 20, 24, 28, 32, 36, 40]  # calls of 4 steps: gcd(8, 12)
+    assert int(run.model.step.numpy()) == STEPS

@@ -27,9 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools" / "bench"))
 
-from machine import cpu_name  # noqa: E402
+from machine import describe  # noqa: E402
 
 PAPER_SECONDS = 6.0
+# Issue 22's goals for one core: seconds per event, and the share of the measured ceiling in that precision.
+ONE_CORE_GOALS = {"float32": 8.0, "mixed_bfloat16": 4.5}
+CEILING_SHARE_GOAL = 0.5
 
 
 def paper_model(precision="float32", batch_size=16):
@@ -72,6 +75,12 @@ def worker(saved: str, threads: int, events: int) -> dict:
         event(seed=tf.constant(e + 1, tf.int64))["hitmaps"].numpy()
         times.append(time.perf_counter() - start)
     result = {"seconds_per_event": statistics.median(times)}
+    if threads == 1:  # where one core's event spends its time, layer by layer and op type by op type
+        from op_profile import profile
+
+        run = lambda: event(seed=tf.constant(0, tf.int64))["hitmaps"].numpy()  # noqa: E731
+        result["layers"] = profile(run, group="scope", under="generator")
+        result["op_types"] = profile(run, group="type")
     for dtype in (tf.float32, tf.bfloat16):
         images = tf.cast(tf.random.normal([8, 64, 192, 128]), dtype)
         kernel = tf.cast(tf.random.normal([3, 3, 128, 128]) * 0.01, dtype)
@@ -105,6 +114,18 @@ def training_images_per_second(steps: int, batch_size: int) -> tuple[float, int]
     return step_batch / statistics.median(times), step_batch
 
 
+def profile_lines(profiles: dict, top: int = 6) -> str:
+    """One core's event, by generator layer and by op type (kernel time, TensorFlow's profiler)."""
+    if not profiles:
+        return ""
+    lines = ["Where one core's event spends its kernel time (TensorFlow's profiler, one event):\n"]
+    for precision, result in profiles.items():
+        for label, key in (("layers", "layers"), ("op types", "op_types")):
+            parts = ", ".join(f"{p['what']} {p['share']:.0%}" for p in result.get(key, [])[:top])
+            lines.append(f"- {precision}, {label}: {parts}")
+    return "\n".join(lines) + "\n\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=3)
@@ -123,7 +144,7 @@ def main() -> int:
 
     from keras_gens.serving import export_model
 
-    rows = []
+    rows, profiles, goals = [], {}, []
     flops = None
     weights = None
     outputs = {}
@@ -152,6 +173,12 @@ def main() -> int:
                              "GFLOP/s": f"{achieved:.1f}", "conv ceiling GFLOP/s": f"{ceiling:.1f}",
                              "of ceiling": f"{achieved / ceiling:.0%}"})
                 print(rows[-1], flush=True)
+                if threads == 1:
+                    profiles[precision] = result
+                    share = achieved / ceiling
+                    met = seconds <= ONE_CORE_GOALS[precision] and share >= CEILING_SHARE_GOAL
+                    goals.append(f"{precision} {seconds:.2f} s (goal ≤ {ONE_CORE_GOALS[precision]} s) at {share:.0%} "
+                                 f"of its ceiling (goal ≥ {CEILING_SHARE_GOAL:.0%}): {'met' if met else 'not met'}")
             del model
             tf.keras.backend.clear_session()
     from keras_gens.metrics.pxd import compare
@@ -174,11 +201,13 @@ def main() -> int:
     from keras_gens.utils.tables import markdown_table, write_markdown_section
 
     section = ("## PE-GAN: one event (40 hitmaps, 256×768) from the exported generator\n\n"
-               f"{cpu_name()}, TensorFlow {tf.__version__}, {time.strftime('%Y-%m-%d')}; "
+               f"{describe()}, TensorFlow {tf.__version__}, {time.strftime('%Y-%m-%d')}; "
                f"`python tools/bench_pxd.py --events {args.events}` (`make bench-pxd`). The paper: about 6 s "
                f"per event on one CPU. Generator FLOPs: {flops / 1e9:.1f} GFLOP per event. Ceiling: sustained "
                "3×3 convolution (128 channels, 64×192) on the same cores in the same precision.\n\n"
-               + markdown_table(rows, list(rows[0])) + "\n\n" + agreement_line + train_line)
+               + markdown_table(rows, list(rows[0])) + "\n\n"
+               + (f"Goals on one core: {'; '.join(goals)}.\n\n" if goals else "")
+               + profile_lines(profiles) + agreement_line + train_line)
     print(section)
     if args.markdown:
         write_markdown_section(args.markdown, "bench_pxd", section)

@@ -11,11 +11,12 @@ at ``<point>`` (counted from 1 in this process)
 - ``enospc``: raise ``OSError(ENOSPC)`` there, as a write to a full disk would.
 
 Unset, a point costs one dictionary look-up.  The points: ``data_check`` (each file
-the data check reads), ``train_step`` (after each call of the train function),
-``checkpoint_write`` (each checkpoint, before it is written), ``export`` (each
-SavedModel, before it is written), ``federated_round`` (each round, before its
-clients train), ``file_write`` (each atomic file write, its data written, before it
-is renamed into place).
+the data check reads), ``train_step`` (each training step, counted when the call of the
+train function that ran it returns: with several steps per call, the n-th arrival stops
+the run at the end of that call), ``checkpoint_write`` (each checkpoint, before it is
+written), ``export`` (each SavedModel, before it is written), ``federated_round`` (each
+round, before its clients train), ``file_write`` (each atomic file write, its data
+written, before it is renamed into place).
 """
 from __future__ import annotations
 

@@ -18,8 +18,11 @@ import tempfile
 from pathlib import Path
 
 
-def profile(call, *, group: str = "type", depth: int = 2, runs: int = 1) -> list[dict]:
-    """[{"what", "ms", "share", "ops"}] per run of ``call`` (a zero-argument callable that runs the function)."""
+def profile(call, *, group: str = "type", depth: int = 2, runs: int = 1, under: str | None = None) -> list[dict]:
+    """[{"what", "ms", "share", "ops"}] per run of ``call`` (a zero-argument callable that runs the function).
+
+    ``under``: with ``group="scope"``, group by the name scope that follows this one (``under="generator"``:
+    the generator's layers, wherever the traced function nests them); other ops are "(other)"."""
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
@@ -43,12 +46,21 @@ def profile(call, *, group: str = "type", depth: int = 2, runs: int = 1) -> list
                 if ":" not in name or name.startswith(("ExecutorState", "MemoryA", "MemoryD")):
                     continue
                 op_name, op_type = name.rsplit(":", 1)
-                key = op_type if group == "type" else "/".join(op_name.split("/")[:depth])
+                key = op_type if group == "type" else scope_of(op_name, depth, under)
                 totals[key] += event.duration_ps
                 counts[key] += 1
     whole = sum(totals.values()) or 1
     return [{"what": key, "ms": round(ps / 1e9 / runs, 2), "share": round(ps / whole, 3), "ops": counts[key] // runs}
             for key, ps in totals.most_common()]
+
+
+def scope_of(op_name: str, depth: int, under: str | None) -> str:
+    parts = op_name.split("/")
+    if under is None:
+        return "/".join(parts[:depth])
+    if under in parts[:-1]:
+        return parts[parts.index(under) + 1]
+    return "(other)"
 
 
 def format_rows(rows: list[dict], top: int = 15) -> str:

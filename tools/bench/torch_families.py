@@ -37,6 +37,12 @@ def upsample(x):
     return F.interpolate(x, scale_factor=2, mode="nearest")
 
 
+def batches(count, shape, channels_last, low=-1.0):
+    """``count`` random image batches in [low, 1], in PyTorch's channels-last memory format when asked."""
+    out = [torch.rand(*shape) * (1 - low) + low for _ in range(count)]
+    return [b.contiguous(memory_format=torch.channels_last) for b in out] if channels_last else out
+
+
 class OctaveConv(nn.Module):
     """H→H, H→L (pooled), L→H (upsampled), L→L; stride 2 average-pools the inputs first."""
 
@@ -106,10 +112,9 @@ def octave_dcgan(side, channels=3, latent=100, base=32, alpha=0.5, slope=0.2):
 
 def octave_gan_step(side, batch, channels, *, loss="gan", critic_steps=1, channels_last=False):
     g, d = octave_dcgan(side, channels)
-    real = torch.rand(critic_steps, batch, channels, side, side) * 2 - 1
+    real = batches(critic_steps, (batch, channels, side, side), channels_last)
     if channels_last:
         g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
-        real = real.contiguous(memory_format=torch.channels_last) if critic_steps == 1 else real
     if loss == "wgan":  # the authors' wgan.sh: RMSprop 5e-5, clipping ±0.05
         g_opt = torch.optim.RMSprop(g.parameters(), lr=5e-5, alpha=0.9, eps=1e-7)
         d_opt = torch.optim.RMSprop(d.parameters(), lr=5e-5, alpha=0.9, eps=1e-7)
@@ -196,7 +201,7 @@ class WGANCritic(nn.Module):
 def wgan_gp_cond_step(height, width, batch, channels, classes=40, critic_steps=5, channels_last=False, **widths):
     g, d = WGANGenerator(height, width, channels, classes, **widths.get("g", {})), WGANCritic(
         height, width, channels, classes, **widths.get("d", {}))
-    real = torch.rand(critic_steps, batch, channels, height, width) * 2 - 1
+    real = batches(critic_steps, (batch, channels, height, width), channels_last)
     labels = torch.randint(0, classes, (critic_steps, batch))
     if channels_last:
         g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
@@ -287,7 +292,7 @@ def bagan_step(side, batch, channels, *, stage, classes=10, latent=128, base=64,
     encoder, decoder, critic = bagan_networks(side, channels, latent, base, slope, classes)
     if channels_last:
         encoder, decoder, critic = (m.to(memory_format=torch.channels_last) for m in (encoder, decoder, critic))
-    real = torch.rand(batch, channels, side, side) * 2 - 1
+    real, = batches(1, (batch, channels, side, side), channels_last)
     labels = torch.randint(0, classes, (batch,))
     if stage == "autoencoder":
         opt = torch.optim.Adam(list(encoder.parameters()) + list(decoder.parameters()), lr=2e-4, betas=(0.5, 0.9))
@@ -734,7 +739,7 @@ def pe_gan_step(height, width, batch, channels, *, classes=40, latent=128, embed
                     attention_stage=attention_stage)
     d = PEDiscriminator(channels, ch=ch, d_channels=d_channels, d_blocks=d_blocks, embed=contrastive_dim)
     relational = Relational(classes, contrastive_dim)
-    real = torch.rand(d_steps, batch, channels, height, width) * 2 - 1
+    real = batches(d_steps, (batch, channels, height, width), channels_last)
     labels = torch.randint(0, classes, (d_steps, batch))
     if channels_last:
         g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
