@@ -1,16 +1,18 @@
 """keras_gens against PyTorch on the same machine: the same architecture, batch and optimizer, one training step.
 
-    python tools/bench/side_by_side.py                  # smoke cases: dcgan64, wae_smoke, mlp
+    python tools/bench/side_by_side.py                  # every family (tools/bench/cases.py), both PyTorch layouts
     python tools/bench/side_by_side.py --paper          # also dcgan128 and the thesis's WAE at 128x128
-    python tools/bench/side_by_side.py --cases mlp --rounds 9
+    python tools/bench/side_by_side.py --cases mlp,reid_stage1 --rounds 9 --profile all
 
 PyTorch is a benchmark-only dependency, in its own venv (``make bench-venv``: the CPU build of
-torch 2.13.0).  For each case both frameworks run as long-lived worker processes
+torch 2.13.0).  The PyTorch networks mirror ours layer for layer (tools/bench/torch_models.py,
+torch_families.py).  For each case both frameworks run as long-lived worker processes
 (tools/bench/worker.py), warmed up, then timed in alternating rounds so that whatever else the
 machine does falls on both alike.  Reported: median ms/step each, the ratio ours/PyTorch as
 speed (PyTorch ms ÷ our ms: above 1 we are faster), both parameter counts (checked equal), the
 step's FLOPs (TensorFlow's profiler) and the FLOP/s each achieves as a share of the machine's
-sustained float32 throughput (tools/bench/ceiling.py).
+sustained float32 throughput (tools/bench/ceiling.py); for each case PyTorch wins, where our step
+spends its time, op type by op type (tools/bench/op_profile.py).
 """
 from __future__ import annotations
 

@@ -388,7 +388,7 @@ def cgan_step(side, batch, channels, classes=10):
 
 # ---------------------------------------------------------------- ResNet blocks (thesis encoder, ResNet-50)
 class Bottleneck(nn.Module):
-    """1×1 (stride s) → BN → ReLU → 3×3 → BN → ReLU → 1×1 → BN, + shortcut (projected when ``project``)."""
+    """1×1 (stride s) → BN → ReLU → 3×3 → BN → ReLU → 1×1 → BN, + shortcut (a projection when ``project``)."""
 
     def __init__(self, in_channels, filters, stride=1, project=False):
         super().__init__()
