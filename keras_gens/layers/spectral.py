@@ -76,8 +76,8 @@ class SNConv2D(SpectralNormMixin, tf.keras.layers.Conv2D):
 
     def _narrow(self) -> bool:
         """A 'same' stride-1 convolution to at most 2 channels (PE-GAN's to_image: 32 → 1 at 256×768), which
-        oneDNN runs at a few GFLOP/s: ``shifted_taps_conv`` computes the same sum faster (not its gradient:
-        forward and backward took 204 ms against conv2d's 152 for 4×256×768×32 → 1 on one core)."""
+        oneDNN runs at a few GFLOP/s: ``shifted_taps_conv`` computes the same sum faster (not with its gradient:
+        356 ms against conv2d's 305 for 8×256×768×32 → 1 on one core, tools/bench/pxd_kernels.py)."""
         return (self.filters <= NARROW_FILTERS and self.padding == "same" and self.strides == (1, 1)
                 and self.dilation_rate == (1, 1) and self.data_format == "channels_last" and self.groups == 1)
 
@@ -91,7 +91,7 @@ def shifted_taps_conv(x, kernel):
     taps = x · K (each pixel's contribution to each of the kh·kw taps, [N, H, W, kh·kw·C_out]), padded,
     and out[y, x] = Σ_ij taps_ij[y + i − ph, x + j − pw]: what conv2d computes, in another order of the
     sum.  For few output channels the matmul is efficient where oneDNN's direct convolution is not:
-    8×256×768×32 → 1 (3×3) took 55 ms instead of 147 ms on one core."""
+    8×256×768×32 → 1 (3×3) took 62 ms instead of 145 ms on one core (tools/bench/pxd_kernels.py)."""
     kh, kw, channels, filters = kernel.shape
     shape = tf.shape(x)
     height, width = x.shape[1] if x.shape[1] is not None else shape[1], x.shape[2] if x.shape[2] is not None \

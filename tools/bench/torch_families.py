@@ -37,6 +37,13 @@ def upsample(x):
     return F.interpolate(x, scale_factor=2, mode="nearest")
 
 
+def descend(optimizer, loss):
+    """One update: clear the gradients, back-propagate ``loss``, step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 def batches(count, shape, channels_last, low=-1.0):
     """``count`` random image batches in [low, 1], in PyTorch's channels-last memory format when asked."""
     out = [torch.rand(*shape) * (1 - low) + low for _ in range(count)]
@@ -132,18 +139,14 @@ def octave_gan_step(side, batch, channels, *, loss="gan", critic_steps=1, channe
                 d_loss = fake_out.mean() - real_out.mean()
             else:
                 d_loss = bce(real_out, torch.ones_like(real_out)) + bce(fake_out, torch.zeros_like(fake_out))
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_opt.step()
+            descend(d_opt, d_loss)
             if loss == "wgan":
                 with torch.no_grad():
                     for p in d.parameters():
                         p.clamp_(-0.05, 0.05)
         out = d(g(torch.randn(batch, 100)))
         g_loss = -out.mean() if loss == "wgan" else bce(out, torch.ones_like(out))
-        g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_opt.step()
+        descend(g_opt, g_loss)
         return g_loss.item()
 
     return step, count(g, d)
@@ -215,13 +218,9 @@ def wgan_gp_cond_step(height, width, batch, channels, classes=40, critic_steps=5
                 fake = g(torch.randn(batch, latent), labels[k])
             wasserstein = d(fake, labels[k]).mean() - d(real[k], labels[k]).mean()
             d_loss = wasserstein + 10.0 * gradient_penalty(d, real[k], fake, labels[k]).mean()
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_opt.step()
+            descend(d_opt, d_loss)
         g_loss = -d(g(torch.randn(batch, latent), labels[-1]), labels[-1]).mean()
-        g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_opt.step()
+        descend(g_opt, g_loss)
         return g_loss.item()
 
     return step, count(g, d)
@@ -299,9 +298,7 @@ def bagan_step(side, batch, channels, *, stage, classes=10, latent=128, base=64,
 
         def step():
             loss = (decoder(encoder(real), labels) - real).abs().mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            descend(opt, loss)
             return loss.item()
 
         return step, count(encoder, decoder)
@@ -316,14 +313,10 @@ def bagan_step(side, batch, channels, *, stage, classes=10, latent=128, base=64,
                 fake = decoder(torch.randn(batch, latent), fake_labels)
             cost = 0.5 * (critic(fake, fake_labels) + critic(real, wrong)) - critic(real, labels)
             d_loss = cost.mean() + 10.0 * gradient_penalty(critic, real, fake, labels).mean()
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_opt.step()
+            descend(d_opt, d_loss)
         fake_labels = torch.randint(0, classes, (batch,))
         g_loss = -critic(decoder(torch.randn(batch, latent), fake_labels), fake_labels).mean()
-        g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_opt.step()
+        descend(g_opt, g_loss)
         return g_loss.item()
 
     return step, count(decoder, critic)
@@ -372,15 +365,11 @@ def cgan_step(side, batch, channels, classes=10):
             fake = g(torch.randn(batch, 100), fake_labels)
         real_out, fake_out = d(real, labels), d(fake, fake_labels)
         d_loss = bce(real_out, torch.ones_like(real_out)) + bce(fake_out, torch.zeros_like(fake_out))
-        d_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        d_opt.step()
+        descend(d_opt, d_loss)
         fake_labels = torch.randint(0, classes, (batch,))
         out = d(g(torch.randn(batch, 100), fake_labels), fake_labels)
         g_loss = bce(out, torch.ones_like(out))
-        g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_opt.step()
+        descend(g_opt, g_loss)
         return g_loss.item()
 
     return step, count(g, d)
@@ -442,9 +431,7 @@ def encoder_step(side, batch, channels, *, latent, gaussian, channels_last=False
 
     def step():
         loss = sum(code.square().mean() for code in encoder(images))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        descend(opt, loss)
         return loss.item()
 
     return step, count(encoder)
@@ -538,9 +525,7 @@ def reid_step(height, width, batch, channels, *, stage, identities=20, channels_
     if stage == "extractor":
         def step():
             loss = batch_hard_triplet(labels, extractor((images - mean) / std))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            descend(opt, loss)
             return loss.item()
 
         return step, count(extractor)
@@ -759,16 +744,12 @@ def pe_gan_step(height, width, batch, channels, *, classes=40, latent=128, embed
             contrastive = contrastive_2c(real_embedding, relational()[labels[k]], labels[k])
             consistency = (real_score - aug_score).square().sum(1) + (real_embedding - aug_embedding).square().mean(1)
             d_loss = (hinge + contrastive + 10.0 * consistency).mean()
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_opt.step()
+            descend(d_opt, d_loss)
         score, embedding = d(g(torch.randn(batch, latent), labels[-1]))
         with torch.no_grad():
             anchors = relational()[labels[-1]]
         g_loss = (-score.squeeze(1) + contrastive_2c(embedding, anchors, labels[-1])).mean()
-        g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_opt.step()
+        descend(g_opt, g_loss)
         return g_loss.item()
 
     return step, count(g, d, relational)
