@@ -255,7 +255,7 @@ def _align_steps_per_execution(cfg, log):
     if per_call > 1 and every > 0 and every % per_call:
         cfg.train.steps_per_execution = math.gcd(per_call, every)
         log(f"note: train.steps_per_execution {per_call} -> {cfg.train.steps_per_execution}, so that a call ends on "
-            f"every checkpoint.every_steps={every}th step")
+            f"each step that checkpoint.every_steps={every} saves at")
 
 
 def _within_epoch_rules(cfg, log) -> dict:

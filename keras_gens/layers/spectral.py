@@ -93,11 +93,9 @@ def shifted_taps_conv(x, kernel):
     sum.  For few output channels the matmul is efficient where oneDNN's direct convolution is not:
     8×256×768×32 → 1 (3×3) took 62 ms instead of 145 ms on one core (tools/bench/pxd_kernels.py)."""
     kh, kw, channels, filters = kernel.shape
-    shape = tf.shape(x)
-    height, width = x.shape[1] if x.shape[1] is not None else shape[1], x.shape[2] if x.shape[2] is not None \
-        else shape[2]
+    n, height, width = (x.shape[i] if x.shape[i] is not None else tf.shape(x)[i] for i in range(3))
     matrix = tf.reshape(tf.transpose(kernel, [2, 0, 1, 3]), [channels, kh * kw * filters])
-    taps = tf.reshape(tf.matmul(tf.reshape(x, [-1, channels]), matrix), [shape[0], height, width, kh * kw * filters])
+    taps = tf.reshape(tf.matmul(tf.reshape(x, [-1, channels]), matrix), [n, height, width, kh * kw * filters])
     top, left = (kh - 1) // 2, (kw - 1) // 2
     taps = tf.pad(taps, [[0, 0], [top, kh - 1 - top], [left, kw - 1 - left], [0, 0]])
     out = None
