@@ -76,11 +76,11 @@ def worker(saved: str, threads: int, events: int) -> dict:
         times.append(time.perf_counter() - start)
     result = {"seconds_per_event": statistics.median(times)}
     if threads == 1:  # where one core's event spends its time, layer by layer and op type by op type
-        from op_profile import profile
+        from op_profile import summarize, trace
 
-        run = lambda: event(seed=tf.constant(0, tf.int64))["hitmaps"].numpy()  # noqa: E731
-        result["layers"] = profile(run, group="scope", under="generator")
-        result["op_types"] = profile(run, group="type")
+        kernels = trace(lambda: event(seed=tf.constant(0, tf.int64))["hitmaps"].numpy())
+        result["layers"] = summarize(kernels, group="scope", under="generator")
+        result["op_types"] = summarize(kernels, group="type")
     for dtype in (tf.float32, tf.bfloat16):
         images = tf.cast(tf.random.normal([8, 64, 192, 128]), dtype)
         kernel = tf.cast(tf.random.normal([3, 3, 128, 128]) * 0.01, dtype)

@@ -23,6 +23,12 @@ def profile(call, *, group: str = "type", depth: int = 2, runs: int = 1, under: 
 
     ``under``: with ``group="scope"``, group by the name scope that follows this one (``under="generator"``:
     the generator's layers, wherever the traced function nests them); other ops are "(other)"."""
+    return summarize(trace(call, runs), group=group, depth=depth, runs=runs, under=under)
+
+
+def trace(call, runs: int = 1) -> list[tuple[str, str, int]]:
+    """``(op name, op type, picoseconds)`` of every kernel that ``runs`` calls of ``call`` ran, after one
+    untraced call to warm up: one trace serves several ``summarize`` groupings."""
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
@@ -36,7 +42,7 @@ def profile(call, *, group: str = "type", depth: int = 2, runs: int = 1, under: 
             tf.profiler.experimental.stop()
         space = xplane_pb2.XSpace()
         space.ParseFromString(Path(sorted(glob.glob(f"{logdir}/plugins/profile/*/*.xplane.pb"))[-1]).read_bytes())
-    totals, counts = collections.Counter(), collections.Counter()
+    kernels = []
     for plane in space.planes:
         for line in plane.lines:
             if line.name == "python":
@@ -46,9 +52,17 @@ def profile(call, *, group: str = "type", depth: int = 2, runs: int = 1, under: 
                 if ":" not in name or name.startswith(("ExecutorState", "MemoryA", "MemoryD")):
                     continue
                 op_name, op_type = name.rsplit(":", 1)
-                key = op_type if group == "type" else scope_of(op_name, depth, under)
-                totals[key] += event.duration_ps
-                counts[key] += 1
+                kernels.append((op_name, op_type, event.duration_ps))
+    return kernels
+
+
+def summarize(kernels, *, group: str = "type", depth: int = 2, runs: int = 1, under: str | None = None) -> list[dict]:
+    """``trace``'s kernels summed by op type or by scope (see ``profile``), largest first."""
+    totals, counts = collections.Counter(), collections.Counter()
+    for op_name, op_type, ps in kernels:
+        key = op_type if group == "type" else scope_of(op_name, depth, under)
+        totals[key] += ps
+        counts[key] += 1
     whole = sum(totals.values()) or 1
     return [{"what": key, "ms": round(ps / 1e9 / runs, 2), "share": round(ps / whole, 3), "ops": counts[key] // runs}
             for key, ps in totals.most_common()]
@@ -61,9 +75,3 @@ def scope_of(op_name: str, depth: int, under: str | None) -> str:
     if under in parts[:-1]:
         return parts[parts.index(under) + 1]
     return "(other)"
-
-
-def format_rows(rows: list[dict], top: int = 15) -> str:
-    lines = [f"{'what':60s} {'ms':>10s} {'share':>6s} {'ops':>5s}"]
-    lines += [f"{r['what'][:60]:60s} {r['ms']:10.2f} {r['share']:6.1%} {r['ops']:5d}" for r in rows[:top]]
-    return "\n".join(lines)

@@ -31,6 +31,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
 from cases import CASES, PAPER, SMOKE, image_label  # noqa: E402
+from machine import describe  # noqa: E402
 
 DEFAULT_TORCH_PYTHON = REPO / ".venv-bench" / "bin" / "python"
 
@@ -158,7 +159,7 @@ def main() -> int:
                "keras_gens_gflops", "pytorch_gflops", "keras_gens_share", "pytorch_share"]
     table = markdown_table(rows, columns)
     header = (f"## keras_gens vs PyTorch, one training step{' (with the paper sizes)' if args.paper else ''}\n\n"
-              f"{rows[0]['tf']} ({rows[0]['tf_threads']}) and "
+              f"{describe()}; {rows[0]['tf']} ({rows[0]['tf_threads']}) and "
               f"{rows[0]['torch']} ({rows[0]['torch_threads']}); sustained float32 ceiling "
               f"{limit['matmul_gflops']:.0f} GFLOP/s (matmul) / {limit['conv_gflops']:.0f} GFLOP/s (3x3 conv); "
               f"speed_ratio = PyTorch ms / keras_gens ms (> 1: keras_gens faster); shares of the higher ceiling "
@@ -167,9 +168,6 @@ def main() -> int:
               f"running 16 steps per call. "
               f"Command: `python tools/bench/side_by_side.py{' --paper' if args.paper else ''}`, "
               f"{time.strftime('%Y-%m-%d')}.\n\n")
-    from machine import describe
-
-    header = header.replace("TensorFlow", f"{describe()}; TensorFlow", 1)
     section = header + table + profiles_text(rows)
     print("\n" + section)
     out = Path(args.out)

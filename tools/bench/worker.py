@@ -30,7 +30,6 @@ def tf_step(name: str):
     from keras_gens.run_dirs import precision
 
     case = CASES[name]
-    height, width, channels = case["image"]
     with precision(case.get("precision", "float32")):
         model, networks, train, data = build_keras(case)
     iterator = iter(tf.data.Dataset.from_tensors(data).repeat())
