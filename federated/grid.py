@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from federated import config as fed_config
+from federated.simulate import looks_federated
+from keras_gens.outputs import Kind, check_folder, holds_only, mark, register_kind
 
 PARTITIONS = {"iid_imbalanced": "IID", "non_iid": "Non-IID"}
 METHODS = {"none": "FedAvg", "cgan": "FedAvg+CGAN", "bagan_gp": "FedAvg+BAGAN-GP"}
@@ -31,6 +33,10 @@ PAPER = {
     ("non_iid", "bagan_gp"): {"mnist": (96.23, 1.508), "cifar10": (32.29, 2.131), "covid": (67.47, 1.063)},
 }
 GRIDS = ("augmentation", "algorithms")
+# The grid's own tables and plots; each cell is an experiment folder beside them.
+GRID_FILES = ("table2_iid.*", "table3_non_iid.*", "algorithms.*", "*_accuracy.png")
+GRID = register_kind(Kind("federated-grid", "a federated grid", "python -m federated.grid", own=GRID_FILES,
+                          recognizes=holds_only(GRID_FILES, looks_federated)))
 
 
 def cells(grids=GRIDS, methods=tuple(METHODS)) -> list[tuple[str, str, str]]:
@@ -75,7 +81,11 @@ def run_grid(config_file=None, overrides=(), out=None, grids=GRIDS, methods=tupl
 
     base = fed_config.resolve(config_file, overrides)
     kind, _ = data_lib.parse_spec(base.data.source)
-    out = Path(out or f"runs/fed-grid-{kind}")
+    out = check_folder(out if out is not None else f"runs/fed-grid-{kind}", GRID)
+    for partition, algorithm, method in cells(grids, methods):  # every cell's settings, before any is trained
+        fed_config.resolve(config_file, [*overrides, f"partition.name={partition}",
+                                         f"federated.algorithm={algorithm}", f"augment.method={method}"])
+    mark(out, GRID)
     results = {}
     for partition, algorithm, method in cells(grids, methods):
         name = f"{partition}-{algorithm}-{method}"

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from federated import config as fed_config
+from keras_gens.outputs import Kind, check_folder, mark, register_kind
 
 EPILOG = """examples:
   python -m federated.simulate --config configs/fed_digits.yaml
@@ -69,13 +70,36 @@ def sample_clients(num_clients: int, per_round: int, round_index: int, seed: int
     return np.sort(rng.choice(num_clients, min(per_round, num_clients), replace=False))
 
 
+def looks_federated(folder: Path) -> bool:
+    """An experiment an earlier version wrote (no marker): its config has the federated sections."""
+    from keras_gens import config as config_lib
+    from keras_gens.errors import ConfigError
+
+    try:
+        stored = config_lib.load_yaml(folder / "config.yaml") if (folder / "config.yaml").is_file() else {}
+    except ConfigError:
+        return False
+    return "federated" in stored and "partition" in stored
+
+
+FEDERATED = register_kind(Kind("federated", "a federated experiment", "python -m federated.simulate",
+                               own=("config.yaml", "partition.*", "metrics.csv", "logs", "figures", "checkpoint*.npz",
+                                    "summary.yaml"), recognizes=looks_federated))
+
+
 def _check_resume(out_dir: Path, cfg) -> bool:
+    """Whether ``out_dir`` holds this experiment to resume (a different config is refused).  Writes nothing."""
     from keras_gens import config as config_lib
     from keras_gens.errors import RunDirError
+    from keras_gens.utils.metrics_csv import read_rows
 
     stored_file = out_dir / "config.yaml"
-    if not any(path.is_file() for path in checkpoint_files(out_dir)) or not stored_file.is_file():
+    if not any(path.is_file() for path in checkpoint_files(out_dir)):
         return False
+    if not stored_file.is_file():
+        raise RunDirError(f"{out_dir} holds a checkpoint but no config.yaml, so whether it fits this config cannot "
+                          "be checked; put config.yaml back, or choose another --out")
+    read_rows(out_dir / "metrics.csv", key="round")  # a damaged table is refused now, not mid-run
     stored = config_lib.load_yaml(stored_file)
     changes = [d for d in config_lib.diff(stored, cfg.to_dict())
                if not any(d.split(":", 1)[0].startswith(k) for k in RESUMABLE_CHANGES)]
@@ -204,7 +228,7 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
     from keras_gens.utils.progress import progress
 
     cfg = cfg or fed_config.resolve(config_file, overrides)
-    out_dir = Path(out) if out else default_out_dir(cfg)
+    out_dir = check_folder(out if out is not None else default_out_dir(cfg), FEDERATED)
     resuming = _check_resume(out_dir, cfg)
     seed, f = int(cfg.run.seed), cfg.federated
     tf.keras.utils.set_random_seed(seed)
@@ -217,6 +241,7 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
     # Only now the folder: missing data or an impossible partition leave nothing behind; and one
     # process at a time (a second simulate or grid into it is refused while this one runs).
     with hold(out_dir, log):
+        mark(out_dir, FEDERATED)
         config_lib.save(cfg, out_dir / "config.yaml")
         clients = prepare_clients(cfg, data, partition, out_dir, log=log)
 
@@ -233,7 +258,7 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
         start, rows = 0, []
         if resuming:
             start = load_checkpoint(out_dir, algorithm, log)
-            rows = [r for r in read_rows(metrics_file) if int(r["round"]) <= start]
+            rows = [r for r in read_rows(metrics_file, key="round") if int(r["round"]) <= start]
             log(f"resuming {out_dir} after round {start}")
         rounds = int(f.rounds)
         patience, min_delta = int(cfg.run.early_stopping.patience), float(cfg.run.early_stopping.min_delta)

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import os
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -31,7 +33,23 @@ from keras_gens.errors import ConfigError
 from keras_gens.utils.io import atomic_write_text
 
 class _Loader(yaml.SafeLoader):
-    """YAML with 1.2-style floats: PyYAML alone reads ``1e-3`` as a string."""
+    """YAML with 1.2-style floats (PyYAML alone reads ``1e-3`` as a string) and no repeated keys
+    (PyYAML alone keeps the last of two ``train:`` sections and drops the first without a word)."""
+
+
+def _mapping_without_repeats(loader, node, deep=False):
+    first_line = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in first_line:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key {key!r} appears twice (first on line {first_line[key] + 1})",
+                key_node.start_mark)
+        first_line[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_repeats)
 
 
 _Loader.add_implicit_resolver(
@@ -81,18 +99,62 @@ COMMON_CHOICES = {
     "eval.backbone": ["fid_inception", "keras_imagenet"],
 }
 
-# Every integer in a config is a size or a count, and must be positive, except these, which may be 0:
-# seeds, verbosity, "every N" settings where 0 means never, epochs of a stage that may be skipped,
-# a stage index, a threshold in ADU, the WGAN warm-up's settings (0: no warm-up).
-# Ranges (data.value_range) are checked by their choices.
-NON_NEGATIVE = ("train.seed", "eval.reference_seed", "train.verbose", "eval.every", "samples.every",
-                "model.stage_epochs", "model.ae_epochs", "model.g_attention_stage", "model.d_attention_stage",
-                "model.singular_values.every", "data.pxd_threshold", "model.critic_warmup.critic_steps",
-                "model.critic_warmup.generator_updates", "model.critic_warmup.every", "checkpoint.every_steps",
-                "checkpoint.every_minutes")
+@dataclass(frozen=True)
+class Range:
+    """The values a number in a config may take: ``low``..``high``, each end open or closed."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def describe(self) -> str:
+        if self.high == math.inf:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        if self.low == -math.inf:
+            return f"{'<' if self.high_open else '<='} {self.high:g}"
+        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+
+# TensorFlow counts (shapes, steps, seeds) in 32 bits: a larger integer cannot be a size.
+INT32_MAX = 2**31 - 1
+COUNT = Range(1, INT32_MAX)              # every integer, unless its key says otherwise
+NON_NEGATIVE_COUNT = Range(0, INT32_MAX)  # 0 means never, none or skip
+POSITIVE = Range(0.0, low_open=True)      # rates, scales, temperatures
+NON_NEGATIVE = Range(0.0)                 # loss weights (0 turns the term off), minutes
+SHARE = Range(0.0, 1.0)                   # a fraction, either end allowed
+OPEN_SHARE = Range(0.0, 1.0, low_open=True, high_open=True)
+BELOW_ONE = Range(0.0, 1.0, high_open=True)  # momentum-like factors, dropout
+
+# Every integer in a config is a size or a count (COUNT), and every float must be finite, except where
+# a key names its own range: seeds, verbosity, "every N" settings where 0 means never, a threshold in
+# ADU; models add their own through the registry (``ranges=``). Ranges (data.value_range) are checked
+# by their choices.
+RANGES = {
+    "train.seed": NON_NEGATIVE_COUNT, "eval.reference_seed": NON_NEGATIVE_COUNT,
+    "train.verbose": NON_NEGATIVE_COUNT, "eval.every": NON_NEGATIVE_COUNT, "samples.every": NON_NEGATIVE_COUNT,
+    "data.pxd_threshold": NON_NEGATIVE_COUNT, "checkpoint.every_steps": NON_NEGATIVE_COUNT,
+    "checkpoint.every_minutes": NON_NEGATIVE, "data.test_fraction": OPEN_SHARE,
+}
+# An optimizer's settings, by name, in any ``optimizer`` or ``optimizers.<network>`` section.
+OPTIMIZER_RANGES = {
+    "learning_rate": POSITIVE, "epsilon": POSITIVE, "beta_1": BELOW_ONE, "beta_2": BELOW_ONE, "rho": BELOW_ONE,
+    "momentum": BELOW_ONE, "clipnorm": POSITIVE, "clipvalue": POSITIVE, "global_clipnorm": POSITIVE,
+}
 NOT_COUNTS = ("data.value_range",)
-# Keys whose default is null (so any type passes the default-type check) but that take an integer when set.
-OPTIONAL_INTEGERS = ("eval.reference_seed",)
+# Keys whose default is null, and what they take when set (a value of that type).  A key not listed
+# here refuses null from a user unless its model's default is null itself (re-ID's train.epochs).
+OPTIONAL = {
+    "data.crop": 1, "data.limit": 1, "data.test_fraction": 0.5, "data.augment.resize": "size",
+    "train.steps_per_epoch": 1, "train.devices": ["/cpu:0"], "eval.reference_seed": 0, "eval.weights": "",
+    "model.clip_value": 1.0, "model.beta_schedule.start": 0.5, "model.beta_schedule.end": 0.5,
+    "model.beta_schedule.ramp_fraction": 0.5,
+}
 
 # Sections a model YAML may add on top of base.yaml (their keys are the model's own).
 MODEL_SECTIONS = ("model", "optimizer", "optimizers", "loss")
@@ -160,12 +222,21 @@ class Config(dict):
 
 def load_yaml(path) -> dict:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder, not a config file")
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = parse_yaml(path.read_text())
+        data = parse_yaml(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start} cannot be read)") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -210,8 +281,11 @@ def resolve(
     overrides: Iterable[str] = (),
     smoke: bool = False,
     choices: Mapping[str, list] | None = None,
+    ranges: Mapping[str, Range] | None = None,
 ) -> Config:
-    """Build the resolved config of one model (see the module docstring for the layering)."""
+    """Build the resolved config of one model (see the module docstring for the layering).
+
+    ``choices`` and ``ranges``: the model's own (its registration's), beside the common ones."""
     config_dir = model_yaml.parent
     base = load_yaml(config_dir / "base.yaml")
     base_smoke = base.pop(SMOKE_KEY, {}) or {}  # what every model's smoke run shares (evaluation sizes)
@@ -251,12 +325,11 @@ def resolve(
         for key, value in smoke_overlay.items():
             set_dotted(cfg, key, value, source=f"{model_yaml} (smoke)")
     if user_settings is not None:
-        cfg = _merge(cfg, user_settings, "", source=str(user_file))
+        cfg = _merge(cfg, user_settings, "", source=str(user_file), strict=True)
     cfg = apply_overrides(cfg, overrides)
     validate_choices(cfg, {**COMMON_CHOICES, **(choices or {})})
-    validate_counts(cfg, NON_NEGATIVE, NOT_COUNTS)
+    validate_values(cfg, {**RANGES, **(ranges or {})}, OPTIONAL, NOT_COUNTS)
     validate_batch_shape(cfg)
-    validate_optional_integers(cfg, OPTIONAL_INTEGERS)
     return Config.wrap(cfg)
 
 
@@ -296,8 +369,21 @@ def apply_overrides(cfg: dict, overrides: Iterable[str], source: str = "command 
         if "=" not in item:
             raise ConfigError(f"{source}: override '{item}' must look like key=value (e.g. train.epochs=2)")
         key, text = item.split("=", 1)
-        set_dotted(cfg, key.strip(), override_value(text), source)
+        value = override_value(text)
+        if isinstance(value, (dict, list)) and isinstance(_lookup(cfg, key.strip()), str):
+            value = text.strip()  # a string setting takes the text as typed: data.source=folder: is no mapping
+        set_dotted(cfg, key.strip(), value, source, strict=True)
     return cfg
+
+
+def _lookup(cfg: Mapping, key: str):
+    """The value at dotted ``key``, or None where there is none."""
+    node = cfg
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
 def override_value(text: str):
@@ -308,8 +394,10 @@ def override_value(text: str):
         return text
 
 
-def set_dotted(cfg: dict, key: str, value: Any, source: str):
-    """Set ``cfg['a']['b']['c'] = value`` for ``key='a.b.c'``, checking the key and the type."""
+def set_dotted(cfg: dict, key: str, value: Any, source: str, strict: bool = False):
+    """Set ``cfg['a']['b']['c'] = value`` for ``key='a.b.c'``, checking the key and the type.
+
+    ``strict``: a user's setting, which may be null only where null means something (``OPTIONAL``)."""
     parts = key.split(".")
     node = cfg
     for depth, part in enumerate(parts[:-1]):
@@ -322,15 +410,15 @@ def set_dotted(cfg: dict, key: str, value: Any, source: str):
     leaf = parts[-1]
     if leaf not in node:
         _unknown_key(key, node, source)
-    node[leaf] = _coerce(key, node[leaf], value, source)
+    node[leaf] = _coerce(key, node[leaf], value, source, strict)
 
 
 def merge(defaults: Mapping, override: Mapping, source: str) -> dict:
-    """``override`` laid over ``defaults``, every key and type checked against them."""
-    return _merge(dict(defaults), override, "", source)
+    """``override`` (a user's file) laid over ``defaults``, every key and type checked against them."""
+    return _merge(dict(defaults), override, "", source, strict=True)
 
 
-def _merge(default: Any, override: Any, path: str, source: str) -> Any:
+def _merge(default: Any, override: Any, path: str, source: str, strict: bool = False) -> Any:
     if isinstance(default, dict):
         if not isinstance(override, dict):
             raise ConfigError(f"{source}: '{path}' is a section; give it a mapping, not {override!r}")
@@ -344,9 +432,9 @@ def _merge(default: Any, override: Any, path: str, source: str) -> Any:
             sub = f"{path}.{key}" if path else key
             if key not in default:
                 _unknown_key(sub, default, source)
-            out[key] = _merge(default[key], value, sub, source)
+            out[key] = _merge(default[key], value, sub, source, strict)
         return out
-    return _coerce(path, default, override, source)
+    return _coerce(path, default, override, source, strict)
 
 
 def _unknown_key(dotted: str, section: Mapping, source: str):
@@ -366,14 +454,21 @@ def _type_name(value) -> str:
             list: "a list", dict: "a section"}.get(type(value), type(value).__name__)
 
 
-def _coerce(key: str, default: Any, value: Any, source: str) -> Any:
-    """Check ``value`` against the type of ``default`` and return it in that type."""
+def _coerce(key: str, default: Any, value: Any, source: str, strict: bool = False) -> Any:
+    """Check ``value`` against the type of ``default`` and return it in that type.
+
+    ``strict``: null only where the default is null or the key is ``OPTIONAL``."""
     def bad(expected):
+        if key in OPTIONAL and "null" not in expected:
+            expected += " or null"
         raise ConfigError(f"{source}: '{key}' must be {expected}, got {value!r}")
 
+    if strict and value is None and default is not None and key not in OPTIONAL:
+        bad(f"{_type_name(default)} (it has no null setting)")
+
     kind = FLEXIBLE_TYPES.get(key)
-    if kind == "size" and value is None and default is None:
-        return None  # a size left to the data (the federated configs' data.image_size)
+    if kind == "size" and value is None and (default is None or key in OPTIONAL):
+        return None  # a size left to the data (the federated configs' data.image_size), or no resize
     if kind == "size":
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
@@ -381,7 +476,11 @@ def _coerce(key: str, default: Any, value: Any, source: str) -> Any:
                 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
             return value
         bad("a positive integer or [height, width]")
-    if default is None or value is None:
+    if default is None:
+        if value is not None and key in OPTIONAL:
+            return _coerce(key, OPTIONAL[key], value, source)
+        return value
+    if value is None:
         return value
     if isinstance(default, bool):
         if isinstance(value, bool):
@@ -431,37 +530,49 @@ def validate_choices(cfg: Mapping, choices: Mapping[str, list]):
             )
 
 
-def validate_optional_integers(cfg: Mapping, keys: Iterable[str]):
-    """Refuse a value other than null or an integer for ``keys`` (dotted)."""
-    for dotted in keys:
-        node = cfg
-        for part in dotted.split("."):
-            node = node.get(part) if isinstance(node, Mapping) else None
-        if node is not None and (isinstance(node, bool) or not isinstance(node, int)):
-            raise ConfigError(f"'{dotted}' must be an integer or null; got {node!r}")
-
-
-def validate_counts(cfg: Mapping, non_negative: Iterable[str] = (), not_counts: Iterable[str] = (),
-                    prefix: str = ""):
-    """Refuse a size or count (any integer, or list of integers) that is not positive.
-
-    ``non_negative``: dotted keys that may also be 0; ``not_counts``: keys not checked at all."""
-    non_negative, not_counts = tuple(non_negative), tuple(not_counts)
+def validate_values(cfg: Mapping, ranges: Mapping[str, Range] = RANGES, optional: Mapping = OPTIONAL,
+                    not_counts: Iterable[str] = NOT_COUNTS, prefix: str = ""):
+    """Refuse a number outside its range: every float must be finite, every integer (or list of them)
+    a size or count (``COUNT``) unless ``ranges`` names the key; an optimizer setting takes the range
+    of its name (``OPTIMIZER_RANGES``).  A key whose default is null must hold its ``optional`` type."""
+    not_counts = tuple(not_counts)
     for key, value in cfg.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            validate_counts(value, non_negative, not_counts, dotted + ".")
+            validate_values(value, ranges, optional, not_counts, dotted + ".")
             continue
-        if dotted in not_counts:
+        if dotted in not_counts or value is None:
             continue
-        values = value if isinstance(value, list) else [value]
-        kinds = (int, float) if dotted in non_negative else int  # a non-negative key may be a time in minutes
-        integers = [v for v in values if isinstance(v, kinds) and not isinstance(v, bool)]
-        least = 0 if dotted in non_negative else 1
-        if any(v < least for v in integers):
-            what = "0 or more" if least == 0 else "positive"
-            shown = "every entry " if isinstance(value, list) else ""
+        if dotted in optional and not isinstance(optional[dotted], str):
+            _coerce(dotted, optional[dotted], value, "config")
+        numbers = [v for v in _flat(value) if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        shown = "every entry " if isinstance(value, list) else ""
+        if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+            raise ConfigError(f"'{dotted}' must be a finite number: {shown}got {value!r}")
+        allowed = _range_of(dotted, ranges)
+        if allowed is None:
+            allowed = COUNT if any(isinstance(v, int) for v in numbers) else None
+        if allowed is None or all(v in allowed for v in numbers):
+            continue
+        if allowed in (COUNT, NON_NEGATIVE_COUNT):
+            high = [v for v in numbers if v > allowed.high]
+            what = f"at most {allowed.high}" if high else ("0 or more" if allowed.low == 0 else "positive")
             raise ConfigError(f"'{dotted}' is a size or count: {shown}must be {what}; got {value!r}")
+        raise ConfigError(f"'{dotted}' must be {allowed.describe()}: {shown}got {value!r}")
+
+
+def _flat(value) -> list:
+    """The entries of a value, of a list, or of a list of lists (the ResNet filters' [[64, 64, 256], ...])."""
+    return [x for v in value for x in _flat(v)] if isinstance(value, list) else [value]
+
+
+def _range_of(dotted: str, ranges: Mapping[str, Range]) -> Range | None:
+    if dotted in ranges:
+        return ranges[dotted]
+    section, _, leaf = dotted.rpartition(".")
+    if section == "optimizer" or (section.startswith("optimizers.") and section.count(".") == 1):
+        return OPTIMIZER_RANGES.get(leaf)
+    return None
 
 
 def diff(a: Mapping, b: Mapping, prefix: str = "") -> list[str]:

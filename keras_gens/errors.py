@@ -27,3 +27,7 @@ class TrainingDiverged(UserError):
 
 class CheckpointWriteError(RunDirError):
     """A checkpoint could not be written (a full disk, a read-only folder); the previous one is intact."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what the command knows of the state it leaves (which checkpoint a re-run resumes)."""

@@ -2,7 +2,7 @@
 
 A model family registers itself next to its code:
 
-    @register("vae", summary="...", choices={"model.kl_weight": ...})
+    @register("vae", summary="...", choices={"model.output": [...]}, ranges={"model.kl_weight": NON_NEGATIVE})
     def build_vae(cfg: Config, data: DataInfo) -> GenerativeModel: ...
 
 in any module of ``keras_gens.models`` (all are imported on first use), and
@@ -29,6 +29,8 @@ class ModelSpec:
     summary: str = ""
     config_file: str = ""
     choices: dict = field(default_factory=dict)
+    #: Numbers this model's config keys may take (``config.Range``), beside the common ones.
+    ranges: dict = field(default_factory=dict)
     #: Config keys of this model that may change when a run resumes (re-ID: ``model.stage``).
     resumable: tuple = ()
 
@@ -38,7 +40,7 @@ class ModelSpec:
 
     def config(self, *, user_file=None, overrides=(), smoke=False) -> config_lib.Config:
         return config_lib.resolve(self.config_path, user_file=user_file, overrides=overrides, smoke=smoke,
-                                  choices=self.choices)
+                                  choices=self.choices, ranges=self.ranges)
 
     def build(self, cfg, data_info):
         return self.builder(cfg, data_info)
@@ -48,11 +50,12 @@ _REGISTRY: dict[str, ModelSpec] = {}
 
 
 def register(name: str, *, summary: str = "", config_file: str = "", choices: dict | None = None,
-             resumable=()):
+             ranges: dict | None = None, resumable=()):
     def decorator(builder):
         if name in _REGISTRY and _REGISTRY[name].builder is not builder:
             raise ValueError(f"model name '{name}' is registered twice")
-        _REGISTRY[name] = ModelSpec(name, builder, summary, config_file, dict(choices or {}), tuple(resumable))
+        _REGISTRY[name] = ModelSpec(name, builder, summary, config_file, dict(choices or {}), dict(ranges or {}),
+                                    tuple(resumable))
         return builder
 
     return decorator

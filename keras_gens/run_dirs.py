@@ -18,12 +18,20 @@ from keras_gens import config as config_lib
 from keras_gens import registry
 from keras_gens.errors import RunDirError
 from keras_gens.models.base import DataInfo
+from keras_gens.outputs import Kind, register_kind
 from keras_gens.utils.io import atomic_write_text
 
 
 def is_run_dir(path) -> bool:
     path = Path(path)
     return (path / "run.yaml").is_file() and (path / "config.yaml").is_file()
+
+
+# What a run directory holds of its own; other commands' output may sit beside it (RUN/export/<N>,
+# a generated set in RUN/generated), never among these.
+RUN = register_kind(Kind("run", "a training run", "python -m keras_gens.train",
+                         own=("config.yaml", "run.yaml", "metrics.csv", "checkpoints", "samples", "logs", "figures"),
+                         recognizes=is_run_dir))
 
 
 def saved_model_dir(src) -> Path | None:

@@ -18,6 +18,7 @@ resumed run continues exactly where the interrupted one stopped, within an epoch
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import shutil
 import sys
@@ -35,10 +36,11 @@ from keras_gens.callbacks import (AutoencoderFigures, Checkpoints, GenerativeSco
 from keras_gens.data.pipeline import FileSource
 from keras_gens.data.validate import describe, find_unreadable
 from keras_gens.distribute import describe_devices, is_chief, make_strategy, num_cluster_tasks, task_label
-from keras_gens.errors import DataError, DataMissing, RunDirError, TrainingDiverged
+from keras_gens.errors import ConfigError, DataError, DataMissing, Interrupted, RunDirError, TrainingDiverged
 from keras_gens.models.base import DataInfo
-from keras_gens.run_dirs import (hold, latest_checkpoint, precision, remove_incomplete_checkpoints, restore_readable,
-                                 resume_points, write_run_info)
+from keras_gens.outputs import check_folder, mark
+from keras_gens.run_dirs import (RUN, hold, latest_checkpoint, precision, remove_incomplete_checkpoints,
+                                 restore_readable, resume_points, write_run_info)
 
 RESUME_MODES = ("auto", "never", "require")
 # Keys that may differ between a run and its resumption.
@@ -64,7 +66,8 @@ def default_run_dir(name: str, cfg, smoke: bool) -> Path:
 
 def resolve_config(name: str, *, config_file=None, data=None, overrides=(), smoke=False):
     spec = registry.get(name)
-    overrides = ([f"data.source={data}"] if data else []) + list(overrides)
+    # Quoted: a spec such as ``folder:`` is a string to the data loader, never a YAML mapping.
+    overrides = ([f"data.source={json.dumps(str(data))}"] if data is not None else []) + list(overrides)
     return spec, spec.config(user_file=config_file, overrides=overrides, smoke=smoke)
 
 
@@ -73,10 +76,11 @@ def _allowed_change(line: str, resumable=()) -> bool:
     return any(key == k or (k.endswith(".") and key.startswith(k)) for k in (*RESUMABLE_CHANGES, *resumable))
 
 
-def check_run_dir(run_dir: Path, cfg, resume: str, resumable=()) -> bool:
+def check_run_dir(run_dir: Path, cfg, resume: str, resumable=(), name: str | None = None) -> bool:
     """Check the run directory against ``resume``; return whether to resume from it.  Writes nothing.
 
-    ``resumable``: the model's own keys that may change between sessions (its registration's)."""
+    ``resumable``: the model's own keys that may change between sessions (its registration's);
+    ``name``: the model to train, which must be the one the run holds."""
     if resume not in RESUME_MODES:
         raise RunDirError(f"--resume must be one of {', '.join(RESUME_MODES)}; got {resume!r}")
     points = resume_points(run_dir)
@@ -88,27 +92,34 @@ def check_run_dir(run_dir: Path, cfg, resume: str, resumable=()) -> bool:
     if resume == "never":
         raise RunDirError(f"{run_dir} already holds a run ({Path(checkpoint).name}). Choose another --out, "
                           "or drop --resume never to continue it.")
-    stored_file = run_dir / "config.yaml"
-    if stored_file.is_file():
-        stored = config_lib.load_yaml(stored_file)
-        changes = [d for d in config_lib.diff(stored, cfg.to_dict()) if not _allowed_change(d, resumable)]
-        precisions = stored.get("train", {}).get("precision", "float32"), cfg.train.precision
-        if (precisions[0] == "mixed_float16") != (precisions[1] == "mixed_float16"):
-            # Loss scaling wraps the optimizers: their checkpointed state would not restore.
-            changes.append(f"train.precision: {precisions[0]!r} -> {precisions[1]!r} (to or from mixed_float16, "
-                           "whose loss scaling changes what the optimizers checkpoint)")
-        if changes:
-            raise RunDirError(
-                f"{run_dir} holds a run with a different config:\n  " + "\n  ".join(changes)
-                + "\nUse another --out for a new run (or restore those settings to resume this one).")
+    missing = [f for f in ("config.yaml", "run.yaml") if not (run_dir / f).is_file()]
+    if missing:
+        raise RunDirError(f"{run_dir} holds checkpoints but no {' or '.join(missing)}, so whether they fit this "
+                          f"config cannot be checked; put {missing[0]} back, or choose another --out")
+    held = config_lib.load_yaml(run_dir / "run.yaml").get("model")
+    if name is not None and held != name:
+        raise RunDirError(f"{run_dir} holds a {held} run, not {name}; train {held} to resume it, or choose "
+                          f"another --out for {name}")
+    stored = config_lib.load_yaml(run_dir / "config.yaml")
+    changes = [d for d in config_lib.diff(stored, cfg.to_dict()) if not _allowed_change(d, resumable)]
+    precisions = stored.get("train", {}).get("precision", "float32"), cfg.train.precision
+    if (precisions[0] == "mixed_float16") != (precisions[1] == "mixed_float16"):
+        # Loss scaling wraps the optimizers: their checkpointed state would not restore.
+        changes.append(f"train.precision: {precisions[0]!r} -> {precisions[1]!r} (to or from mixed_float16, "
+                       "whose loss scaling changes what the optimizers checkpoint)")
+    if changes:
+        raise RunDirError(
+            f"{run_dir} holds a run with a different config:\n  " + "\n  ".join(changes)
+            + "\nUse another --out for a new run (or restore those settings to resume this one).")
     return True
 
 
 def open_run_dir(run_dir: Path, cfg, name: str, source):
-    """Create the run directory's folders and write its config and run info (the chief's job).
+    """Mark the run directory as a run, create its folders and write its config and run info (the chief's job).
 
-    Called once the data has loaded and the model has been built, so that a run that fails
-    before it can train (data missing, a config the model refuses) leaves no folder behind."""
+    Called once every check has passed and a resumed run's checkpoint has been read, so that a run
+    that fails before it can train (data missing, a config the model refuses) changes nothing."""
+    mark(run_dir, RUN)
     for sub in ("checkpoints", "samples", "logs"):
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
     config_lib.save(cfg, run_dir / "config.yaml")
@@ -119,77 +130,68 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
           log=print, callbacks=()) -> RunResult:
     """Train model ``name``; see the module docstring for what the run directory holds.
 
-    ``callbacks``: further Keras callbacks that watch this run (a caller's progress report); they
-    run after the run's own, so they see the epoch's complete logs."""
+    Everything is checked before the first byte is written: the config, the run directory (whose
+    output it holds, whether it can be resumed), the data against the batch, the model against the
+    memory.  ``callbacks``: further Keras callbacks that watch this run (a caller's progress report);
+    they run after the run's own, so they see the epoch's complete logs."""
     extra_callbacks = list(callbacks)
     spec, cfg = resolve_config(name, config_file=config_file, data=data, overrides=overrides, smoke=smoke)
     _align_steps_per_execution(cfg, log)
+    run_dir = check_folder(out if out is not None else default_run_dir(name, cfg, smoke), RUN)
     # MultiWorkerMirroredStrategy must exist before any other TF op runs.
     strategy = make_strategy(cfg.train.distribute, cfg.train.devices)
     chief = is_chief()
-    run_dir = Path(out) if out else default_run_dir(name, cfg, smoke)
-    resuming = check_run_dir(run_dir, cfg, resume, spec.resumable)
+    resuming = check_run_dir(run_dir, cfg, resume, spec.resumable, name)
     # Non-chief workers of a cluster save into a scratch folder of their own, removed at the end.
     write_dir = run_dir if chief else run_dir / f".{task_label()}"
 
     tf.keras.utils.set_random_seed(cfg.train.seed)
-    try:
-        source = data_lib.load(cfg.data)
-    except DataMissing as exc:
-        offline = spec.config(smoke=True).data.source  # what the smoke settings train on: needs no download
-        raise DataMissing(
-            f"{exc}\n  To try {name} now, without any download:\n"
-            f"    python -m keras_gens.train {name} --smoke          "
-            f"(embedded {offline}, small widths, a few minutes)\n"
-            f"    python -m keras_gens.train {name} --data {offline}    (the paper's sizes on the embedded {offline})"
-        ) from None
+    source = _load_data(spec, cfg, name)
     info = DataInfo.of(source)
     batch_size = int(cfg.train.batch_size)
     if batch_size % strategy.num_replicas_in_sync:
         raise RunDirError(f"train.batch_size={batch_size} must divide evenly over "
                           f"{strategy.num_replicas_in_sync} replicas")
+    changed = changed_settings(spec, cfg, smoke)
     with strategy.scope(), precision(cfg.train.precision):
-        model = spec.build(cfg, info)
+        model = build_checked(spec, cfg, info, changed)
         epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         # Steps done in the epoch after ``epoch`` (0 in the checkpoints written after an epoch).
         step_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch_step")
         checkpoint = tf.train.Checkpoint(model=model, epoch=epoch_variable, epoch_step=step_variable)
         checkpoint.save_counter  # created now: a within-epoch checkpoint written before the first save() holds it
+    # A train_step may consume several batches (a WGAN's critic steps): they come as one larger batch.
+    step_batch = batch_size * model.batches_per_step
+    steps_per_epoch = int(cfg.train.steps_per_epoch or source.steps_per_epoch(step_batch))
+    check_data_sizes(source, step_batch, cfg)
+    heldout = data_lib.load_heldout(cfg.data, source) if model.encodes_images else None
+    if heldout is not None and heldout.num_examples < 1:
+        raise DataError(f"{name} draws its figures from held-out images, and {heldout.name} holds none")
+    check_memory(model, name, changed)
     with contextlib.ExitStack() as held:
         if chief:  # one process per run directory: a second is refused until this run ends
             held.enter_context(hold(run_dir, log))
-            open_run_dir(run_dir, cfg, name, source)
             for leftover in remove_incomplete_checkpoints(run_dir):
                 log(f"removed {leftover}, left by a checkpoint write that was cut short")
         manager = tf.train.CheckpointManager(checkpoint, str(write_dir / "checkpoints"), max_to_keep=cfg.checkpoint.keep)
-
-        initial_epoch = resume_step = 0
-        resume = None
+        initial_epoch, resume_step, resume, restored = 0, 0, None, None
         if resuming:
-            def written_with(path):  # checkpoints written before within-epoch saving have no epoch_step (0)
-                names = {key for key, _ in tf.train.list_variables(path)}
-                if "epoch_step/.ATTRIBUTES/VARIABLE_VALUE" in names:
-                    return checkpoint
-                return tf.train.Checkpoint(model=model, epoch=epoch_variable)
-
-            path, restored = restore_readable(written_with, run_dir, log, within_epoch=True)
-            restored.assert_existing_objects_matched()
+            restored = _restore(checkpoint, model, epoch_variable, run_dir, log)
             initial_epoch, resume_step = int(epoch_variable.numpy()), int(step_variable.numpy())
             within = f", {resume_step} steps into epoch {initial_epoch + 1}" if resume_step else ""
             log(f"resuming {run_dir} from epoch {initial_epoch}{within} (step {int(model.step.numpy())})")
             if resume_step:  # the epoch's metric sums so far, which fit resets when the epoch begins
                 resume = (initial_epoch, resume_step, [(v, v.numpy()) for m in model.metrics for v in m.variables])
+        if chief:
+            open_run_dir(run_dir, cfg, name, source)
         epochs = model.planned_epochs(cfg.train.epochs)
-        # A train_step may consume several batches (a WGAN's critic steps): they come as one larger batch.
-        step_batch = batch_size * model.batches_per_step
-        steps_per_epoch = int(cfg.train.steps_per_epoch or source.steps_per_epoch(step_batch))
         log(f"{name}: {source.name}, {source.num_examples} images {info.image_shape}, "
             f"{strategy.num_replicas_in_sync} replica(s) on {describe_devices(strategy)}, batch {batch_size}, {steps_per_epoch} steps/epoch "
             f"-> {run_dir}")
         if initial_epoch >= epochs:
             # No step will run, so the optimizers' slots are never created: their checkpointed values
             # stay unmatched on purpose (else TensorFlow warns about each one when the run is released).
-            if resuming:
+            if restored is not None:
                 restored.expect_partial()
             log(f"{run_dir} has already trained {initial_epoch} of {epochs} epochs; raise {model.epochs_setting} to go on")
             return RunResult(run_dir, cfg, model, initial_epoch, epochs)
@@ -201,10 +203,10 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
                                           start_step=initial_epoch * steps_per_epoch + resume_step)
         dataset = group_for_replicas(dataset, model.batches_per_step, strategy.num_replicas_in_sync)
         started = time.perf_counter()
-        with _naming_unreadable_files(source):
+        with _naming_unreadable_files(source), _interrupted(run_dir):
             saving = Checkpoints(checkpoint, manager, write_dir, epoch_variable=epoch_variable,
                                  step_variable=step_variable, resume=resume, **_within_epoch_rules(cfg, log))
-            callbacks = _callbacks(cfg, model, source, run_dir, saving, initial_epoch, chief)
+            callbacks = _callbacks(cfg, model, source, heldout, run_dir, saving, initial_epoch, chief)
             callbacks += extra_callbacks
             try:
                 history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
@@ -215,13 +217,114 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
                     shutil.rmtree(write_dir, ignore_errors=True)
         last = {k: v[-1] for k, v in history.history.items() if v}
         if not all_finite(last):
+            kept = latest_checkpoint(run_dir)
             raise TrainingDiverged(
                 f"training diverged in epoch {initial_epoch + len(history.epoch)} "
-                f"({', '.join(f'{k}={v:.4g}' for k, v in last.items())}); the last finite epoch's checkpoint is "
-                f"{latest_checkpoint(run_dir)}. Lower the optimizer's learning_rate, or check the data's value_range.")
+                f"({', '.join(f'{k}={v:.4g}' for k, v in last.items())}); "
+                + (f"the last finite epoch's checkpoint is {kept}. " if kept else "no epoch finished with finite "
+                   "losses, so no checkpoint was kept. ")
+                + "Lower the optimizer's learning_rate, or check the data's value_range"
+                + (f" (settings changed from the model's defaults: {changed})." if changed else "."))
         log(f"trained epochs {initial_epoch + 1}-{epochs} in {time.perf_counter() - started:.1f}s; "
             f"checkpoint: {manager.latest_checkpoint}")
         return RunResult(run_dir, cfg, model, initial_epoch, epochs, history.history)
+
+
+def _load_data(spec, cfg, name: str):
+    """The configured data source; a data set that is not on this machine says how to train without it."""
+    try:
+        return data_lib.load(cfg.data)
+    except DataMissing as exc:
+        offline = spec.config(smoke=True).data.source  # what the smoke settings train on: needs no download
+        raise DataMissing(
+            f"{exc}\n  To try {name} now, without any download:\n"
+            f"    python -m keras_gens.train {name} --smoke          "
+            f"(embedded {offline}, small widths, a few minutes)\n"
+            f"    python -m keras_gens.train {name} --data {offline}    (the paper's sizes on the embedded {offline})"
+        ) from None
+
+
+def changed_settings(spec, cfg, smoke: bool) -> str:
+    """The settings of ``cfg`` that differ from the model's defaults (``key=value, ...``), for messages
+    about a config the model or the machine cannot take."""
+    defaults = spec.config(smoke=smoke).to_dict()
+    changes = [line.split(":", 1)[0] + "=" + line.rsplit(" -> ", 1)[1] for line in config_lib.diff(defaults, cfg.to_dict())
+               if not line.startswith("data.source:")]
+    return ", ".join(changes)
+
+
+def build_checked(spec, cfg, info, changed: str = ""):
+    """``spec.build``, with a model the machine cannot hold, or the config cannot make, as one message."""
+    where = f" (settings changed from the model's defaults: {changed})" if changed else ""
+    try:
+        return spec.build(cfg, info)
+    except (MemoryError, tf.errors.ResourceExhaustedError):
+        raise ConfigError(f"{spec.name} does not fit in this machine's memory{where}") from None
+    except (ValueError, TypeError, tf.errors.InvalidArgumentError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        reason = " ".join(str(exc).split())[:300]
+        raise ConfigError(f"{spec.name} cannot be built with this config: {reason}{where}") from exc
+
+
+# Bytes per parameter while training: the float32 weight, its gradient and an optimizer's two moments.
+TRAINING_BYTES_PER_PARAMETER = 16
+
+
+def check_memory(model, name: str, changed: str = "", available: int | None = None):
+    """Refuse a model whose weights, gradients and optimizer state alone exceed the free memory."""
+    import numpy as np
+    import psutil
+
+    parameters = int(sum(np.prod(v.shape) for v in model.weights))
+    needed = parameters * TRAINING_BYTES_PER_PARAMETER
+    available = psutil.virtual_memory().available if available is None else available
+    if needed > available:
+        where = f"; settings changed from the model's defaults: {changed}" if changed else ""
+        raise ConfigError(f"{name} has {parameters:,} parameters: training needs about {needed / 2**30:.1f} GiB for "
+                          f"their weights, gradients and optimizer state, more than the {available / 2**30:.1f} GiB "
+                          f"of memory free{where}")
+
+
+def check_data_sizes(source, step_batch: int, cfg):
+    """Refuse a data set too small for one training step (a WGAN's step takes its critic batches too)."""
+    if step_batch > source.num_examples:
+        per_step = "" if step_batch == int(cfg.train.batch_size) else \
+            f" ({step_batch // int(cfg.train.batch_size)} batches of {cfg.train.batch_size} per training step)"
+        raise DataError(f"{source.name} has {source.num_examples} examples, fewer than one training step "
+                        f"takes: {step_batch}{per_step}; lower train.batch_size or use more data")
+
+
+def _restore(checkpoint, model, epoch_variable, run_dir, log):
+    """Read the newest readable checkpoint into the model: one that does not fit it is one message."""
+    def written_with(path):  # checkpoints written before within-epoch saving have no epoch_step (0)
+        names = {key for key, _ in tf.train.list_variables(path)}
+        if "epoch_step/.ATTRIBUTES/VARIABLE_VALUE" in names:
+            return checkpoint
+        return tf.train.Checkpoint(model=model, epoch=epoch_variable)
+
+    try:
+        path, restored = restore_readable(written_with, run_dir, log, within_epoch=True)
+        restored.assert_existing_objects_matched()
+    except (ValueError, AssertionError) as exc:
+        reason = " ".join(str(exc).split())[:300]
+        raise RunDirError(f"the checkpoints in {run_dir} do not fit the model this config builds ({reason}); "
+                          "choose another --out") from None
+    return restored
+
+
+@contextlib.contextmanager
+def _interrupted(run_dir):
+    """Ctrl-C: say which checkpoint a re-run resumes from, or that there is none yet."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        points = resume_points(run_dir)
+        if points:
+            raise Interrupted(f"interrupted: the last checkpoint, {points[0]}, is intact; re-run the same command "
+                              "to resume from it.") from None
+        raise Interrupted("interrupted before the first checkpoint was written: a re-run of the same command "
+                          "starts this run from the beginning.") from None
 
 
 def group_for_replicas(dataset, batches: int, replicas: int):
@@ -270,7 +373,7 @@ def _within_epoch_rules(cfg, log) -> dict:
     return {"every_steps": int(cfg.checkpoint.every_steps), "every_minutes": every_minutes}
 
 
-def _callbacks(cfg, model, source, run_dir, saving, initial_epoch, chief) -> list:
+def _callbacks(cfg, model, source, heldout, run_dir, saving, initial_epoch, chief) -> list:
     """What watches training: NaN stop, TensorBoard, sample grids, figures, the metrics table, checkpoints."""
     callbacks = [tf.keras.callbacks.TerminateOnNaN()]
     if cfg.eval.metric != "none":  # first: its scores join the logs that TensorBoard and metrics.csv record
@@ -286,9 +389,9 @@ def _callbacks(cfg, model, source, run_dir, saving, initial_epoch, chief) -> lis
     if model.draws_samples:
         callbacks.append(SampleGrid(run_dir / "samples", count=cfg.samples.count, every=cfg.samples.every,
                                     real_images=real, log_dir=run_dir / "logs", write=chief))
-    if model.encodes_images:
-        heldout = data_lib.load_heldout(cfg.data, source).take(32, seed=cfg.train.seed + 2)["image"]
-        callbacks.append(AutoencoderFigures(run_dir / "figures", heldout, seed=cfg.train.seed, write=chief))
+    if heldout is not None:
+        images = heldout.take(32, seed=cfg.train.seed + 2)["image"]
+        callbacks.append(AutoencoderFigures(run_dir / "figures", images, seed=cfg.train.seed, write=chief))
     if chief:
         callbacks.append(MetricsTable(run_dir / "metrics.csv", initial_epoch))
     # Last: the checkpoint is written after everything else has seen the epoch.

@@ -7,13 +7,16 @@ PXD events (40 hitmaps, one per sensor) through the export's ``event`` signature
 """
 from __future__ import annotations
 
+import itertools
+import os
+import re
 import time
 from pathlib import Path
 
 from keras_gens.errors import UserError
+from keras_gens.outputs import Kind, check_file, check_folder, mark, register_kind
 from keras_gens.run_dirs import build_from_run, saved_model_dir
 from keras_gens.serving import export_run
-
 
 
 def sample_batches(src, n: int, seed: int = 0, batch_size: int = 64):
@@ -47,35 +50,91 @@ def model_batches(model, n: int, seed: int = 0, batch_size: int = 64):
 
     from keras_gens.utils.images import to_uint8
 
-    z_all = model.sample_latent(n, seed=seed)
-    labels_all = model.sample_labels(n)
-    for start in range(0, n, batch_size):
-        z = z_all[start:start + batch_size]
-        labels = None if labels_all is None else labels_all[start:start + batch_size]
+    for z, labels in model.latent_batches(n, seed, batch_size):
         images = model.generate(tf.constant(z), None if labels is None else tf.constant(labels))
         yield to_uint8(np.asarray(images), model.value_range), labels
 
 
+GENERATED_NAME = re.compile(r"\d{5,}(_c\d+)?\.png")
+
+
+def _looks_generated(folder: Path) -> bool:
+    """A set an earlier version wrote (no marker): only numbered PNG files."""
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    return bool(entries) and all(p.is_file() and GENERATED_NAME.fullmatch(p.name) for p in entries)
+
+
+# A generated set is replaced as a whole by the next ``generate`` into its folder: no stale images remain.
+GENERATED = register_kind(Kind("generated", "a generated set", "python -m keras_gens.generate", own=("*.png",),
+                               recognizes=_looks_generated, sealed=True))
+
+
+def check_generate_paths(out_dir, grid=None) -> tuple[Path, Path | None]:
+    """Where ``write_samples`` may write: a new, empty or generated-set folder, and a grid file that is new
+    or a PNG keras_gens wrote, outside that folder (which is replaced whole).  Writes nothing."""
+    from keras_gens.utils.images import is_keras_gens_png
+
+    out_dir = check_folder(out_dir, GENERATED)
+    if grid is None:
+        return out_dir, None
+    grid = check_file(grid, "--grid", is_keras_gens_png, "keras_gens (a sample grid)")
+    if Path(os.path.abspath(grid)).is_relative_to(os.path.abspath(out_dir)):
+        raise UserError(f"--grid {grid} lies inside --out {out_dir}, which a later generate replaces as a whole; "
+                        "put the grid beside it")
+    return out_dir, grid
+
+
+def _check_space(folder: Path, first_batch_bytes: int, first_batch: int, n: int):
+    """Refuse a set whose PNGs (sized by the first batch's) would not fit on the disk."""
+    import shutil
+
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    needed = first_batch_bytes / max(first_batch, 1) * n
+    free = shutil.disk_usage(existing).free
+    if needed > free:
+        raise UserError(f"--n {n} would write about {needed / 2**30:.1f} GiB of PNG files, more than the "
+                        f"{free / 2**30:.1f} GiB free on {existing}; lower --n")
+
+
 def write_samples(src, n: int, out_dir, seed: int = 0, grid=None) -> list[Path]:
     """``n`` PNG files in ``out_dir`` (00000.png, ...; ``_cC`` appended for class C), and ``grid``:
-    the first 64 as one picture."""
+    the first 64 as one picture.
+
+    The set is written into a temporary folder beside ``out_dir`` and renamed into place when complete,
+    replacing an earlier set there whole (none of its images stay behind)."""
     import numpy as np
 
-    from keras_gens.utils.images import make_grid, save_png
+    from keras_gens.utils.images import encode_png, make_grid, save_png
+    from keras_gens.utils.io import atomic_write_bytes, replace_dir, temp_dir_beside
     from keras_gens.utils.progress import progress
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir, grid = check_generate_paths(out_dir, grid)
+    batches = iter(sample_batches(src, n, seed))
+    first = next(batches)
+    encoded = [encode_png(image) for image in first[0]]
+    _check_space(out_dir, sum(map(len, encoded)), len(encoded), n)
+    tmp = temp_dir_beside(out_dir)
     written, kept = [], []
-    for images, labels in progress(sample_batches(src, n, seed), desc="generating", unit="batch"):
-        for i, image in enumerate(images):
-            index = len(written)
-            suffix = f"_c{int(labels[i])}" if labels is not None else ""
-            path = out_dir / f"{index:05d}{suffix}.png"
-            save_png(path, image)
-            written.append(path)
-            if grid and len(kept) < 64:
-                kept.append(image)
+    try:
+        for b, (images, labels) in enumerate(progress(itertools.chain([first], batches), total=-(-n // 64),
+                                                      desc="generating", unit="batch")):
+            for i, image in enumerate(images):
+                index = len(written)
+                suffix = f"_c{int(labels[i])}" if labels is not None else ""
+                name = f"{index:05d}{suffix}.png"
+                atomic_write_bytes(tmp / name, encoded[i] if b == 0 else encode_png(image))
+                written.append(out_dir / name)
+                if grid and len(kept) < 64:
+                    kept.append(image)
+        mark(tmp, GENERATED, images=len(written), seed=seed, source=str(src))
+        replace_dir(tmp, out_dir)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if grid and kept:
         save_png(grid, make_grid(np.stack(kept)))
     return written

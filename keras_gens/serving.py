@@ -21,9 +21,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from keras_gens.run_dirs import build_from_run
+from keras_gens.errors import RunDirError
+from keras_gens.outputs import Kind, check_folder, kind_of, register_kind
+from keras_gens.run_dirs import build_from_run, read_run_info
 
 SIGNATURES = ("serving_default", "generate_float", "sample")
+DESCRIPTION = Path("assets.extra") / "keras_gens.yaml"
+
+
+def is_export(folder) -> bool:
+    """A SavedModel that keras_gens.export wrote (its description in ``assets.extra``)."""
+    return (Path(folder) / "saved_model.pb").is_file() and (Path(folder) / DESCRIPTION).is_file()
+
+
+# A SavedModel is sealed: only the next export into its folder replaces it (whole). Its description file is
+# its marker, so the folder TF Serving loads holds nothing but the SavedModel.
+EXPORT = register_kind(Kind("export", "a SavedModel", "python -m keras_gens.export",
+                            own=("saved_model.pb", "variables", "assets", "assets.extra", "fingerprint.pb"),
+                            recognizes=is_export, sealed=True))
+
+
+def check_export_dir(out_dir) -> Path:
+    """Refuse (writing nothing) an export folder that is the run, lies among its files, or holds anything
+    but an earlier export; a run's ``export/`` folder itself takes numbered versions below it."""
+    if out_dir is None or str(out_dir).strip() == "":
+        return check_folder(out_dir, EXPORT)  # the one message for an empty --out
+    out_dir = Path(out_dir)
+    if out_dir.is_dir() and not is_export(out_dir):
+        versions = sorted(p.name for p in out_dir.iterdir() if p.name.isdigit() and is_export(p))
+        if versions and kind_of(out_dir) is None:
+            raise RunDirError(f"--out {out_dir} holds exported versions ({', '.join(versions[:5])}): give a version "
+                              f"folder below it, e.g. {next_version_dir(out_dir)}, or leave --out out")
+    return check_folder(out_dir, EXPORT)
 
 
 def _build_module(model):
@@ -99,7 +128,7 @@ def export_model(model, out_dir, info: dict | None = None) -> Path:
     from keras_gens.utils import faults
     from keras_gens.utils.io import replace_dir, temp_dir_beside
 
-    out_dir = Path(out_dir)
+    out_dir = check_export_dir(out_dir)
     # Models that are not sample generators (re-ID: templates and masks) bring their own signatures.
     own = model.serving_signatures()
     module, signatures = own if own is not None else _build_module(model)
@@ -126,7 +155,8 @@ def export_model(model, out_dir, info: dict | None = None) -> Path:
 
 def export_run(run_dir, out=None, compute_precision=None) -> Path:
     run_dir = Path(run_dir)
+    read_run_info(run_dir)  # a run directory, or one message
+    out_dir = check_export_dir(next_version_dir(run_dir / "export") if out is None else out)
     _, cfg, model, info = build_from_run(run_dir, compute_precision=compute_precision)
-    out_dir = Path(out) if out else next_version_dir(run_dir / "export")
     used = compute_precision or cfg.train.get("precision", "float32")
     return export_model(model, out_dir, {**info, "data_config": cfg.data.to_dict(), "precision": used})

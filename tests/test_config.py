@@ -120,7 +120,7 @@ def test_resolved_config_round_trips_through_yaml(tmp_path):
     ("train.seed=-1", "'train.seed' is a size or count: must be 0 or more"),
     ("train.verbose=3", "'train.verbose' must be one of 0, 1, 2"),
     ("eval.reference_seed=-2", "'eval.reference_seed' is a size or count: must be 0 or more"),
-    ("eval.reference_seed=first", "'eval.reference_seed' must be an integer or null; got 'first'"),
+    ("eval.reference_seed=first", "'eval.reference_seed' must be an integer or null, got 'first'"),
 ])
 def test_sizes_and_counts_must_be_positive(override, message):
     with pytest.raises(ConfigError) as info:

@@ -134,7 +134,8 @@ def events_result(out: Path) -> dict:
         return {name: digest_array(archive[name]) for name in archive.files}
 
 
-FED = ["partition.num_clients=5", "federated.hidden_units=[8]", "run.checkpoint_every=1", "run.verbose=2"]
+FED = ["partition.num_clients=5", "federated.clients_per_round=5", "federated.hidden_units=[8]",
+       "run.checkpoint_every=1", "run.verbose=2"]
 COMMANDS = {
     "train": Command("train", lambda out, i: ["keras_gens.train", "vae", "--data", f"folder:{i['images']}",
                                               "--out", str(out), *TRAIN_ARGS], train_result, ("images",)),

@@ -280,8 +280,8 @@ def test_a_changed_config_does_not_resume_silently(tmp_path):
 def test_simulate_cli_exits_without_leaving_the_tff_worker_behind(tmp_path):
     """A leftover worker holds stdout open: reading the output to its end would then time out."""
     result = run_module("federated.simulate", "--config", "configs/fed_digits.yaml", "--out", str(tmp_path / "cli"),
-                        "federated.rounds=2", "partition.num_clients=5", "federated.hidden_units=[8]",
-                        "run.verbose=2", timeout=240)
+                        "federated.rounds=2", "partition.num_clients=5", "federated.clients_per_round=5",
+                        "federated.hidden_units=[8]", "run.verbose=2", timeout=240)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "round 2/2" in result.stdout and "test accuracy" in result.stdout
 

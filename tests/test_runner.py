@@ -224,7 +224,8 @@ def test_a_federated_experiment_in_use_is_refused(tmp_path, other_process):
     _lock_for(other_process, out)
     with pytest.raises(RunDirError, match=f"in use by process {other_process.pid}"):
         simulate(None, ["data.source=digits", "partition.num_clients=6", "partition.min_per_class=1",
-                        "federated.rounds=1", "run.verbose=0"], out=out, log=lambda *a: None)
+                        "federated.clients_per_round=3", "federated.rounds=1", "run.verbose=0"], out=out,
+                 log=lambda *a: None)
     assert {p.name for p in out.iterdir()} == {run_dirs.LOCK_FILE}
 
 

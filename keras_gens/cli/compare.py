@@ -65,9 +65,10 @@ def main(argv=None) -> int:
         overrides.insert(0, f"data.test_fraction={THESIS_TEST_FRACTION}")
 
     out = Path(args.out) if args.out else default_out(args.smoke)
+    out_arg = args.out if args.out is not None else out  # '' is refused by name, never the default
 
     def work():
-        rows = compare(models, data=args.data, out=out, overrides=overrides, smoke=args.smoke, **counts,
+        rows = compare(models, data=args.data, out=out_arg, overrides=overrides, smoke=args.smoke, **counts,
                        pairs=args.pairs, fid=args.fid, fid_weights=args.fid_weights)
         print("\n" + markdown_table(rows))
         print(f"\nwritten: {out / 'comparison.csv'} and comparison.md")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_gens.errors import UserError
+from keras_gens.evaluation import mark_report_folder, report_folder
 from keras_gens.evaluation.pxd import real_hitmaps, report, write_figures
 from keras_gens.run_dirs import build_from_run, checkpoint_epoch, is_run_dir
 
@@ -41,6 +42,7 @@ def run(args) -> int:
     run_dir = Path(args.run)
     if not is_run_dir(run_dir):
         raise UserError(f"{run_dir} is not a run directory (run.yaml, config.yaml)")
+    out_dir = report_folder(args.out, run_dir)
     name, cfg, model, _ = build_from_run(run_dir)
     if not model.generates_hitmaps:
         raise UserError(f"{run_dir} holds a '{name}' run; evaluate pxd needs pe_gan or wgan_gp_cond")
@@ -59,7 +61,7 @@ def run(args) -> int:
         z = model.sample_latent(len(real_sensors), seed=args.seed)
         fake, fake_sensors = model.generate_hitmaps(z, real_sensors), real_sensors
     result = compare(real, real_sensors, fake, fake_sensors, threshold)
-    out_dir = Path(args.out) if args.out else run_dir
+    mark_report_folder(out_dir, run_dir)
     write_figures(result, out_dir, threshold)
     atomic_write_text(out_dir / "pxd_eval.md", report(result))
     epoch = checkpoint_epoch(run_dir)

@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 
 from keras_gens.errors import UserError
+from keras_gens.evaluation import mark_report_folder, report_folder
 from keras_gens.evaluation.reid import Templates, extract, plot_cmc, table_row
 from keras_gens.run_dirs import checkpoint_epoch
 
@@ -45,9 +46,11 @@ def run(args) -> int:
     if args.data:
         data_cfg["source"] = args.data
     data_cfg.update(limit=None, image_size=list(templates.image_size))
-    out_dir = Path(args.out) if args.out else (src if templates.model is not None else src.parent)
+    default = src if templates.model is not None else src.parent
+    out_dir = report_folder(args.out, default)
     query = data_lib.load({**data_cfg, "split": "query"})
     title = getattr(query, "title", "") or query.name
+    mark_report_folder(out_dir, default)
     if args.masks:
         picked = query.take(args.masks, seed=0)["image"]
         path = out_dir / "figures" / "reid_masks.png"

@@ -44,9 +44,10 @@ def main(argv=None) -> int:
         parser.error(f"expected key=value overrides, got {' '.join(bad)}")
 
     out = Path(args.out) if args.out else default_out(args.smoke)
+    out_arg = args.out if args.out is not None else out  # '' is refused by name, never the default
 
     def work():
-        rows = experiment(args.which, args.base.split(","), data=args.data, out=out, overrides=args.overrides,
+        rows = experiment(args.which, args.base.split(","), data=args.data, out=out_arg, overrides=args.overrides,
                           smoke=args.smoke, metric=args.metric, samples=args.samples)
         print((out / "comparison.md").read_text())
         print(f"written: {out}/comparison.csv, .md, the comparison plot and samples/epoch_*.png")

@@ -20,6 +20,21 @@ from keras_gens.errors import UserError
 from keras_gens.sampling import generate_events
 
 
+# The zip comment of the .npz files this command writes (numpy's readers ignore it).
+EVENTS_MARK = b"keras_gens.pxd_events"
+
+
+def is_events_file(path) -> bool:
+    """Whether ``path`` is an events file this command wrote, which a later run may replace."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.comment == EVENTS_MARK
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m keras_gens.pxd_events", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -33,17 +48,22 @@ def main(argv=None) -> int:
 
     def work():
         import io
+        import zipfile
 
         import numpy as np
 
+        from keras_gens.outputs import check_file
         from keras_gens.utils.io import atomic_write_bytes
 
         if args.events < 1:
             raise UserError("--events must be at least 1")
+        out = check_file(args.out, "--out", is_events_file, "python -m keras_gens.pxd_events")
         images, sensor_ids, seconds = generate_events(args.src, args.events, args.seed, args.precision)
         buffer = io.BytesIO()
         np.savez_compressed(buffer, images=images, sensor_ids=sensor_ids)
-        atomic_write_bytes(Path(args.out), buffer.getvalue())
+        with zipfile.ZipFile(buffer, "a") as archive:  # the mark that lets a later run replace this file
+            archive.comment = EVENTS_MARK
+        atomic_write_bytes(out, buffer.getvalue())
         print(f"wrote {args.events} events ({len(images)} hitmaps {images.shape[1]}x{images.shape[2]}) to "
               f"{args.out}; {seconds:.3f} s per event")
         return 0

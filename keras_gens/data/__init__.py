@@ -10,7 +10,7 @@ import difflib
 from keras_gens.data.pipeline import (ArraySource, DataSource, FileSource, Preprocess, TrainingStream,
                                       index_stream)
 from keras_gens.data.sources import SOURCES, SPLIT_AWARE, check_test_fraction, describe_sources, spec_help
-from keras_gens.errors import DataError
+from keras_gens.errors import ConfigError, DataError
 
 __all__ = ["load", "load_heldout", "parse_spec", "DataSource", "ArraySource", "FileSource", "Preprocess", "index_stream",
            "describe_sources", "spec_help", "TrainingStream"]
@@ -32,6 +32,7 @@ def load(data_cfg) -> DataSource:
     kind, path = parse_spec(data_cfg["source"])
     check_test_fraction(kind, data_cfg)
     source = SOURCES[kind].loader(path, data_cfg, Preprocess.from_config(data_cfg))
+    _check_crop(source, data_cfg.get("crop"))
     source.stream = TrainingStream.from_config(data_cfg)
     limit = data_cfg.get("limit")
     if limit:
@@ -48,6 +49,14 @@ def load_heldout(data_cfg, training: DataSource | None = None) -> DataSource:
     if kind in SPLIT_AWARE and data_cfg["split"] != "test":
         return load({**data_cfg, "split": "test", "limit": None})
     return training if training is not None else load(data_cfg)
+
+
+def _check_crop(source: DataSource, crop):
+    """A centre crop larger than the images would be cut to their size without a word: refuse it."""
+    size = source.raw_size() if crop else None
+    if size and crop > min(size):
+        raise ConfigError(f"'data.crop' is {crop}, larger than the {size[0]}x{size[1]} images of {source.name}; "
+                          f"set at most {min(size)}, or null for no crop")
 
 
 def _limited(source: DataSource, n: int) -> DataSource:

@@ -258,6 +258,10 @@ class DataSource:
                   preprocess: Preprocess) -> tf.data.Dataset:
         raise NotImplementedError
 
+    def raw_size(self) -> tuple | None:
+        """(height, width) of the stored images before preprocessing, where known cheaply (None otherwise)."""
+        return None
+
     def take(self, n: int, seed: int = 0) -> dict:
         """``n`` preprocessed examples as numpy arrays (for sample grids and reconstructions)."""
         n = min(n, self.num_examples)
@@ -270,6 +274,9 @@ class ArraySource(DataSource):
     """Images held in memory as uint8 [N, H, W, C] (digits, MNIST, CIFAR-10, .npz)."""
 
     images: np.ndarray = None
+
+    def raw_size(self) -> tuple | None:
+        return tuple(int(v) for v in self.images.shape[1:3]) if getattr(self.images, "ndim", 0) >= 3 else None
 
     def _examples(self, indices, batch_size, drop_remainder, preprocess):
         images = tf.constant(self.images)
@@ -288,6 +295,17 @@ class FileSource(DataSource):
     """Images read from files (folders, CelebA), decoded in parallel."""
 
     paths: Sequence[str] = ()
+
+    def raw_size(self) -> tuple | None:
+        """The first image's size, from its header (the files of a folder may differ)."""
+        from PIL import Image
+
+        try:
+            with Image.open(self.paths[0]) as image:
+                width, height = image.size
+        except (OSError, IndexError, ValueError):
+            return None
+        return height, width
 
     def _examples(self, indices, batch_size, drop_remainder, preprocess):
         paths = tf.constant([str(p) for p in self.paths])

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gens.data.pipeline import ArraySource, Preprocess
+from keras_gens.data.validate import check_npz_archive
 from keras_gens.errors import DataError, DataMissing
 
 SENSORS = 40
@@ -117,6 +118,7 @@ def sensor_occupancy(hitmaps: np.ndarray, sensor_ids: np.ndarray, threshold: int
 
 def _read_arrays(file: Path) -> tuple[np.ndarray, np.ndarray]:
     if file.suffix == ".npz":
+        check_npz_archive(file)
         kind, what = ".npz", "arrays"
 
         def open_file():

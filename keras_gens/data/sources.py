@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_gens._env import keras_home, offline
 from keras_gens.data.pipeline import ArraySource, DataSource, Preprocess
-from keras_gens.data.validate import IMAGE_EXTENSIONS, checked_file_source
+from keras_gens.data.validate import IMAGE_EXTENSIONS, check_npz_archive, checked_file_source
 from keras_gens.errors import ConfigError, DataError, DataMissing
 
 @dataclass(frozen=True)
@@ -65,6 +65,12 @@ def _nhwc_uint8(images: np.ndarray, where: str) -> np.ndarray:
         raise DataError(f"{where}: holds no images")
     if images.dtype == np.uint8:
         return images
+    if np.issubdtype(images.dtype, np.floating):
+        finite = np.isfinite(images)
+        if not finite.all():
+            first = int(np.argmin(finite.reshape(len(images), -1).all(axis=1)))
+            raise DataError(f"{where}: holds {int(finite.size - finite.sum())} values that are not finite numbers "
+                            f"(NaN or infinity), the first in image {first}")
     if np.issubdtype(images.dtype, np.floating) or np.issubdtype(images.dtype, np.integer):
         lo, hi = float(images.min()), float(images.max())
         if lo < 0:
@@ -135,8 +141,11 @@ def load_npz(path, data_cfg, preprocess: Preprocess) -> DataSource:
     if not path:
         raise DataError("npz needs a file: --data npz:PATH/TO/FILE.npz")
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise DataError(f"npz:{file} is a folder, not an .npz file")
     if not file.is_file():
         raise DataError(f"npz file not found: {file}")
+    check_npz_archive(file)
     try:
         archive = np.load(file, allow_pickle=False)
     except Exception as exc:  # numpy raises several types for damaged archives
@@ -253,8 +262,13 @@ def load_cifar10(path, data_cfg, preprocess: Preprocess) -> DataSource:
 # ------------------------------------------------------------------ files
 
 
+def _image_file(path: Path) -> bool:
+    """An image by its name: a file, or a link to nothing, which the data check then names as unreadable."""
+    return path.suffix.lower() in IMAGE_EXTENSIONS and (path.is_file() or (path.is_symlink() and not path.exists()))
+
+
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    return sorted(p for p in folder.rglob("*") if _image_file(p))
 
 
 def load_folder(path, data_cfg, preprocess: Preprocess) -> DataSource:
@@ -262,10 +276,12 @@ def load_folder(path, data_cfg, preprocess: Preprocess) -> DataSource:
     if not path:
         raise DataError("folder needs a path: --data folder:PATH")
     root = Path(path).expanduser()
+    if root.is_file():
+        raise DataError(f"folder:{root} is a file, not a folder of images")
     if not root.is_dir():
         raise DataError(f"image folder not found: {root}")
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    loose = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    loose = sorted(p for p in root.iterdir() if _image_file(p))
     per_class = [(d.name, _image_files(d)) for d in class_dirs]
     per_class = [(name, files) for name, files in per_class if files]
     if per_class and loose:

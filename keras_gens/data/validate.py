@@ -47,6 +47,15 @@ def quick_problem(path: str) -> str | None:
     return "not a JPEG, PNG, BMP or GIF file"
 
 
+def check_npz_archive(file):
+    """Refuse a file that is not an .npz archive (a zip of .npy arrays) with that reason, before numpy
+    reads it as one .npy array and reports "pickled data"."""
+    import zipfile
+
+    if not zipfile.is_zipfile(file):
+        raise DataError(f"{file} is not an .npz archive (a zip of .npy arrays, as numpy.savez writes)")
+
+
 def full_problem(path: str) -> str | None:
     import tensorflow as tf
 

@@ -33,10 +33,29 @@ from keras_gens.errors import UserError
 from keras_gens.metrics.frechet import FeatureMoments, frechet_distance, frechet_distance_to_samples
 from keras_gens.metrics.kid import kernel_inception_distance
 from keras_gens.metrics.sharpness import gradient_sharpness, laplacian_variance
+from keras_gens.outputs import Kind, check_folder, holds_only, mark, register_kind
 from keras_gens.run_dirs import is_run_dir, read_run_info, saved_model_dir
 from keras_gens.utils.images import to_uint8
 from keras_gens.utils.io import atomic_write_bytes
 from keras_gens.utils.progress import progress
+
+# ``evaluate reid|pxd --out DIR``: a report and its figures, in a folder of their own (by default the run's).
+EVALUATION_FILES = ("reid_eval.md", "pxd_eval.md", "figures")
+EVALUATION = register_kind(Kind("evaluation", "an evaluation report", "python -m keras_gens.evaluate",
+                                own=EVALUATION_FILES, recognizes=holds_only(EVALUATION_FILES)))
+
+
+def report_folder(out, default: Path) -> Path:
+    """Where an evaluation writes its report: ``default`` (the run, or beside the SavedModel), or an ``--out``
+    that is new, empty or an earlier report's folder; checked before anything is computed or written."""
+    if out is None:
+        return default
+    return check_folder(out, EVALUATION)
+
+
+def mark_report_folder(folder: Path, default: Path):
+    if Path(folder) != Path(default):
+        mark(folder, EVALUATION)
 
 METRICS = ("fid", "kid", "sharpness")
 KEEP_FEATURES = 10_000

@@ -3,6 +3,7 @@ trains them with the same seed and budget, scored every epoch, and writes the co
 sample sheets.  The command: ``python -m keras_gens.ocgan --help`` (keras_gens.cli.ocgan)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from keras_gens.errors import UserError
@@ -34,6 +35,18 @@ def plan(which: str, bases) -> list[tuple[str, str, list[str]]]:
     raise UserError(f"unknown set {which!r}; choose from {', '.join(SETS)}")
 
 
+def _ocgan_kind():
+    from keras_gens.outputs import Kind, holds_only, register_kind
+    from keras_gens.run_dirs import is_run_dir
+
+    own = ("comparison.csv", "comparison.md", "*_comparison.png", "samples")
+    return register_kind(Kind("ocgan", "an OC-GAN comparison", "python -m keras_gens.ocgan", own=own,
+                              recognizes=holds_only(own, is_run_dir)))
+
+
+OCGAN = _ocgan_kind()
+
+
 def default_out(smoke: bool) -> Path:
     """runs/ocgan, or runs/ocgan-smoke: a smoke comparison never blocks the full one's runs."""
     return Path("runs") / ("ocgan-smoke" if smoke else "ocgan")
@@ -53,17 +66,22 @@ def choose_metric(metric: str, weights=None, log=print) -> str:
 
 def experiment(which="pair", bases=("dcgan",), *, data=None, out=None, overrides=(), smoke=False,
                metric="auto", samples=None, log=print) -> list[dict]:
-    from keras_gens import runner
+    from keras_gens import registry, runner
+    from keras_gens.outputs import check_folder, mark
     from keras_gens.run_dirs import hold
     from keras_gens.utils import metrics_csv
 
-    out = Path(out) if out else default_out(smoke)
+    out = check_folder(out if out is not None else default_out(smoke), OCGAN)
+    runs = plan(which, bases)
+    metric = choose_metric(metric, log=log)
+    # Sharpness costs next to nothing: every epoch. FID/KID keep the config's eval.every (5 in --smoke).
+    scoring = ([f"eval.metric={metric}"] + (["eval.every=1"] if metric == "sharpness" else [])
+               + ([f"eval.samples={samples}"] if samples else []))
+    for _, model, variant in runs:  # every run's settings, before anything is trained or written
+        registry.get(model).config(overrides=[*([f"data.source={json.dumps(data)}"] if data else []), *variant,
+                                              *scoring, *overrides], smoke=smoke)
     with hold(out, log):  # one process at a time: each model's run holds its own folder too
-        runs = plan(which, bases)
-        metric = choose_metric(metric, log=log)
-        # Sharpness costs next to nothing: every epoch. FID/KID keep the config's eval.every (5 in --smoke).
-        scoring = ([f"eval.metric={metric}"] + (["eval.every=1"] if metric == "sharpness" else [])
-                   + ([f"eval.samples={samples}"] if samples else []))
+        mark(out, OCGAN)
         rows, curves = [], {}
         for label, model, variant in runs:
             log(f"== {label} ({' '.join([model, *variant])})")

@@ -4,10 +4,13 @@ sharpness of prior samples and of reconstructions).  The command and what it wri
 ``python -m keras_gens.compare --help`` (keras_gens.cli.compare)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
+from keras_gens import registry
+from keras_gens.errors import UserError
 from keras_gens.utils import tables
 
 THESIS_MODELS = ("vae", "vae_resnet", "wae", "wae_resnet")
@@ -125,6 +128,18 @@ PROTOCOLS = {"quick": {"random": 1000, "reconstructions": 1000, "reference": 100
 THESIS_TEST_FRACTION = 0.2  # its CelebA split: 162,079 training / 40,520 test images
 
 
+def _comparison_kind():
+    from keras_gens.outputs import Kind, holds_only, register_kind
+    from keras_gens.run_dirs import is_run_dir
+
+    own = ("comparison.csv", "comparison.md")
+    return register_kind(Kind("comparison", "an auto-encoder comparison", "python -m keras_gens.compare", own=own,
+                              recognizes=holds_only(own, is_run_dir)))
+
+
+COMPARISON = _comparison_kind()
+
+
 def default_out(smoke: bool) -> Path:
     """runs/compare, or runs/compare-smoke: a smoke comparison never blocks the full one's runs."""
     return Path("runs") / ("compare-smoke" if smoke else "compare")
@@ -143,8 +158,14 @@ def compare(models=THESIS_MODELS, *, data=None, out=None, overrides=(), smoke=Fa
 
     from keras_gens import evaluation
 
-    out = Path(out) if out else default_out(smoke)
+    from keras_gens.outputs import check_folder, mark
+
+    out = check_folder(out if out is not None else default_out(smoke), COMPARISON)
+    for name in models:  # every model's settings, before anything is trained or written
+        registry.get(name).config(overrides=[*([f"data.source={json.dumps(data)}"] if data else []), *overrides],
+                                  smoke=smoke)
     with hold(out, log):  # one process at a time: each model's run holds its own folder too
+        mark(out, COMPARISON)
         rows = []
         extractor = fid_extractor(fid, fid_weights, log)
         reference_count, reference = reference, None
@@ -154,7 +175,7 @@ def compare(models=THESIS_MODELS, *, data=None, out=None, overrides=(), smoke=Fa
             result = runner.train(name, data=data, out=out / name, overrides=overrides, smoke=smoke, log=log)
             model = result.model
             if not model.encodes_images:
-                raise SystemExit(f"{name} is not an auto-encoder; compare takes auto-encoders only")
+                raise UserError(f"{name} is not an auto-encoder; compare takes auto-encoders only")
             heldout = data_lib.load_heldout(result.config.data)
             if counts is None:
                 counts = {"random": random, "reconstructions": min(reconstructions, heldout.num_examples),

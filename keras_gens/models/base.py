@@ -87,11 +87,20 @@ class GenerativeModel(tf.keras.Model):
         return (np.random.default_rng(seed).standard_normal((n, self.latent_dim)) * self.prior_stddev).astype(
             np.float32)
 
-    def sample_labels(self, n: int) -> np.ndarray | None:
-        """Labels that cycle through the classes (for sample grids of conditional models)."""
+    def sample_labels(self, n: int, start: int = 0) -> np.ndarray | None:
+        """Labels that cycle through the classes (for sample grids of conditional models), from the ``start``-th."""
         if not self.num_classes:
             return None
-        return (np.arange(n) % self.num_classes).astype(np.int32)
+        return (np.arange(start, start + n) % self.num_classes).astype(np.int32)
+
+    def latent_batches(self, n: int, seed: int = 0, batch_size: int = 64):
+        """``(sample_latent(n, seed), sample_labels(n))`` in pieces of ``batch_size``: the same values, without
+        holding all ``n`` in memory (numpy's generator fills an array row after row)."""
+        rng = np.random.default_rng(seed)
+        for start in range(0, n, batch_size):
+            count = min(batch_size, n - start)
+            z = (rng.standard_normal((count, self.latent_dim)) * self.prior_stddev).astype(np.float32)
+            yield z, self.sample_labels(count, start)
 
     def generate(self, z, labels=None) -> tf.Tensor:
         inputs = z if not self.num_classes else [z, labels]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from keras_gens.config import BELOW_ONE, SHARE
 from keras_gens.errors import ConfigError
 from keras_gens.layers.activations import LeakyReLU
 from keras_gens.losses.adversarial import discriminator_loss
@@ -109,7 +110,8 @@ class CGAN(AdversarialModel):
         return self.update_generator("gan", z, fake_labels)
 
 
-@register("cgan", summary="B²-FedGAN: conditional GAN with MLP generator and discriminator (3 hidden layers)")
+@register("cgan", summary="B²-FedGAN: conditional GAN with MLP generator and discriminator (3 hidden layers)",
+          ranges={"model.leaky_slope": SHARE, "model.dropout": BELOW_ONE})
 def build_cgan(cfg, data: DataInfo) -> CGAN:
     m = cfg.model
     classes = max(data.num_classes, 1)

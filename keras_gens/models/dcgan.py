@@ -40,6 +40,7 @@ import math
 
 import tensorflow as tf
 
+from keras_gens.config import NON_NEGATIVE, NON_NEGATIVE_COUNT, OPEN_SHARE, POSITIVE, SHARE
 from keras_gens.errors import ConfigError
 from keras_gens.layers.activations import LeakyReLU
 from keras_gens.layers.normalization import batch_norm
@@ -251,6 +252,13 @@ def _build(name, cfg, data: DataInfo) -> DCGAN:
 
 _CHOICES = {"model.conv": list(CONV_KINDS), "model.loss": list(ADVERSARIAL_LOSSES),
             "model.upsampling": list(UPSAMPLING)}
+# α: both frequency parts need channels (the paper's LOW is 0.99); the β weights and the warm-up may be 0 (off).
+_RANGES = {"model.leaky_slope": SHARE, "model.clip_value": POSITIVE, "model.alpha": OPEN_SHARE,
+           "model.beta_schedule.beta_high": NON_NEGATIVE, "model.beta_schedule.beta_low": NON_NEGATIVE,
+           "model.beta_schedule.start": SHARE, "model.beta_schedule.end": SHARE,
+           "model.beta_schedule.ramp_fraction": OPEN_SHARE,
+           "model.critic_warmup.critic_steps": NON_NEGATIVE_COUNT,
+           "model.critic_warmup.generator_updates": NON_NEGATIVE_COUNT, "model.critic_warmup.every": NON_NEGATIVE_COUNT}
 _SUMMARIES = {
     "dcgan": "OC-GAN baseline: DCGAN (non-saturating GAN loss), CelebA 128, Adam 2e-4",
     "lsgan": "OC-GAN baseline: DCGAN network with the least-squares loss",
@@ -263,7 +271,7 @@ _SUMMARIES = {
 
 
 def _register(name):
-    @register(name, summary=_SUMMARIES[name], choices=_CHOICES)
+    @register(name, summary=_SUMMARIES[name], choices=_CHOICES, ranges=_RANGES)
     def build(cfg, data: DataInfo) -> DCGAN:
         return _build(name, cfg, data)
 

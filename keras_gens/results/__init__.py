@@ -11,6 +11,20 @@ EXPERIMENTS = ("wae", "ocgan", "fedgan", "reid", "pegan")
 MODULES = {"wae": "thesis", "ocgan": "ocgan", "fedgan": "fedgan", "reid": "reid", "pegan": "pegan"}
 
 
+def _kinds():
+    from keras_gens.outputs import Kind, holds_only, register_kind
+
+    # The runs live in one folder per experiment; the figures folder beside the report holds claims.json.
+    runs = register_kind(Kind("results", "the results' runs", "python -m keras_gens.results",
+                              recognizes=holds_only(EXPERIMENTS)))
+    figures = register_kind(Kind("results-figures", "the results' figures", "python -m keras_gens.results",
+                                 own=("*.png", "claims.json"), recognizes=holds_only(("*.png", "claims.json"))))
+    return runs, figures
+
+
+RESULTS, FIGURES = _kinds()
+
+
 def experiment_module(key: str):
     return importlib.import_module(f"keras_gens.results.{MODULES[key]}")
 
@@ -23,10 +37,15 @@ def run(args, argv, log=print) -> int:
     from keras_gens.results import report
     from keras_gens.results.common import Context, format_seconds, forget_section_seconds, section_seconds
 
+    from keras_gens.outputs import check_file, check_folder, mark
+
     chosen = [k for k in EXPERIMENTS if k in (args.experiments or EXPERIMENTS)]
-    report_file = Path(args.report)
-    figures = report_file.parent / "docs" / "results"
-    ctx = Context(args.out, figures, args.budget, args.seeds, log=log, jobs=args.jobs)
+    out = check_folder(args.out, RESULTS)
+    report_file = check_file(args.report, "--report", report.is_results_report, "python -m keras_gens.results")
+    figures = check_folder(report_file.parent / "docs" / "results", FIGURES, flag="the report's figures folder")
+    ctx = Context(out, figures, args.budget, args.seeds, log=log, jobs=args.jobs)
+    mark(out, RESULTS)
+    mark(figures, FIGURES)
     modules = {k: experiment_module(k) for k in chosen}
     for module in modules.values():
         ctx.progress.plan(module.planned_runs(ctx))

@@ -31,6 +31,14 @@ time); `--budget full` trains longer and scores more images.
 SUMMARY_BEGIN = "<!-- summary: begin -->"
 
 
+def is_results_report(path) -> bool:
+    """A report this command wrote (its summary markers): the only kind of file ``--report`` rewrites."""
+    try:
+        return SUMMARY_BEGIN in Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def section_meta(section, ctx, argv) -> dict:
     return {"command": " ".join(["python -m keras_gens.results", *(shlex.quote(a) for a in argv)]),
             "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "budget": ctx.budget,

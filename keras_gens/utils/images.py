@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,14 @@ def make_grid(images: np.ndarray, ncols: int | None = None, pad: int = 2, pad_va
     return grid
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# A tEXt chunk "Software: keras_gens" right after the header: it marks the PNGs keras_gens writes, so that a
+# command may replace its own earlier picture (a --grid) and refuse to overwrite anyone else's.
+_SOFTWARE = b"tEXt" + b"Software\x00keras_gens"
+SOFTWARE_CHUNK = len(_SOFTWARE[4:]).to_bytes(4, "big") + _SOFTWARE + zlib.crc32(_SOFTWARE).to_bytes(4, "big")
+_HEADER_END = len(PNG_SIGNATURE) + 4 + 4 + 13 + 4  # the IHDR chunk: length, type, 13 bytes of data, CRC
+
+
 def encode_png(image: np.ndarray) -> bytes:
     import cv2
 
@@ -42,7 +51,18 @@ def encode_png(image: np.ndarray) -> bytes:
     ok, buf = cv2.imencode(".png", image)
     if not ok:
         raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
+    data = buf.tobytes()
+    return data[:_HEADER_END] + SOFTWARE_CHUNK + data[_HEADER_END:]
+
+
+def is_keras_gens_png(path) -> bool:
+    """Whether ``path`` is a PNG that keras_gens wrote (``encode_png``'s mark)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEADER_END + len(SOFTWARE_CHUNK))
+    except OSError:
+        return False
+    return head.startswith(PNG_SIGNATURE) and head[_HEADER_END:] == SOFTWARE_CHUNK
 
 
 def save_png(path, image: np.ndarray):

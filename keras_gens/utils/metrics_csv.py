@@ -8,12 +8,28 @@ from pathlib import Path
 from keras_gens.utils.io import atomic_write_text
 
 
-def read_rows(path) -> list[dict]:
+def read_rows(path, key: str = "epoch") -> list[dict]:
+    """The table's rows (none if there is no file); each row's ``key`` (where the table has that column)
+    must be a whole number, so that a
+    damaged table stops a resumed run with one message instead of a traceback deep inside it."""
+    from keras_gens.errors import RunDirError
+
     path = Path(path)
     if not path.is_file():
         return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            rows, columns = list(reader), reader.fieldnames or []
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise RunDirError(f"{path} cannot be read as a table ({exc}); restore it, or move it aside to start "
+                          "the table afresh (the checkpoints are not affected)") from None
+    for line, row in enumerate(rows if key in columns else [], 2):
+        value = (row.get(key) or "").strip()
+        if not value.isdigit():
+            raise RunDirError(f"{path}, line {line}: '{key}' is {row.get(key)!r}, not a whole number; restore the "
+                              "file, or delete that line (the checkpoints are not affected)")
+    return rows
 
 
 def write_rows(path, rows: list[dict]):
