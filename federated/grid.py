@@ -162,7 +162,7 @@ def main(argv=None) -> int:
         run_grid(config_file, args.overrides, args.out, args.grids, args.methods, args.central_epochs)
         return 0
 
-    return run_cli(work)
+    return run_cli(work, {"--config": args.config, "--out": args.out})
 
 
 if __name__ == "__main__":

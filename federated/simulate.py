@@ -104,8 +104,8 @@ def _check_resume(out_dir: Path, cfg) -> bool:
     changes = [d for d in config_lib.diff(stored, cfg.to_dict())
                if not any(d.split(":", 1)[0].startswith(k) for k in RESUMABLE_CHANGES)]
     if changes:
-        raise RunDirError(f"{out_dir} holds an experiment with a different config:\n  " + "\n  ".join(changes)
-                          + "\nUse another --out, or restore those settings to resume it.")
+        raise RunDirError(f"{out_dir} holds an experiment with a different config ({'; '.join(changes)}); use "
+                          "another --out, or restore those settings to resume it")
     return True
 
 
@@ -217,8 +217,6 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
     import yaml
 
     from federated import data as fed_data
-    from federated.algorithms import FederatedAlgorithm, keras_model_fn
-    from federated.classifier import build_mlp, compile_for_evaluation
     from keras_gens import config as config_lib
     from keras_gens.run_dirs import hold
     from keras_gens.utils import faults
@@ -244,6 +242,9 @@ def simulate(config_file=None, overrides=(), out=None, log=print, cfg=None) -> S
         mark(out_dir, FEDERATED)
         config_lib.save(cfg, out_dir / "config.yaml")
         clients = prepare_clients(cfg, data, partition, out_dir, log=log)
+        # TFF only now: starting it (and its worker process) costs seconds a refused command need not spend.
+        from federated.algorithms import FederatedAlgorithm, keras_model_fn
+        from federated.classifier import build_mlp, compile_for_evaluation
 
         hidden = tuple(f.hidden_units)
         element_spec = (tf.TensorSpec([None, *data.image_shape], tf.float32), tf.TensorSpec([None], tf.int32))
@@ -381,7 +382,7 @@ def main(argv=None) -> int:
         simulate(out=args.out, cfg=cfg)
         return 0
 
-    return run_cli(work)
+    return run_cli(work, {"--config": args.config, "--out": args.out})
 
 
 if __name__ == "__main__":

@@ -95,6 +95,14 @@ class MetricsTable(tf.keras.callbacks.Callback):
         metrics_csv.upsert(self.path, epoch + 1, values)
 
 
+class StepFaultPoints(tf.keras.callbacks.Callback):
+    """The ``train_step`` fault point in a fit the runner's checkpoints do not watch (BAGAN-GP's auto-encoder)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if faults.point("train_step"):
+            self.model.stop_training = True
+
+
 class Checkpoints(tf.keras.callbacks.Callback):
     """Saves the run (model, optimizers, step counter, epoch, the epoch's metric sums) after every
     epoch whose metrics are all finite, and within an epoch every ``every_steps`` training steps
@@ -148,7 +156,8 @@ class Checkpoints(tf.keras.callbacks.Callback):
         done = batch + 1  # steps of this epoch done (Keras passes the last step's index)
         # One arrival per training step, also when a call runs several (train.steps_per_execution).
         for _ in range(done - self._reported):
-            faults.point("train_step")
+            if faults.point("train_step"):
+                self.model.stop_training = True
         self._reported = done
         if done >= self.params.get("steps", done + 1):
             return  # the epoch's own checkpoint follows

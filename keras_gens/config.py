@@ -121,8 +121,10 @@ class Range:
         return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
 
 
-# TensorFlow counts (shapes, steps, seeds) in 32 bits: a larger integer cannot be a size.
+# TensorFlow counts (shapes, steps, seeds) in 32 bits: a larger integer cannot be a size; and the models compute in
+# float32, where a number beyond its largest is infinity.
 INT32_MAX = 2**31 - 1
+FLOAT32_MAX = 3.4028234663852886e38
 COUNT = Range(1, INT32_MAX)              # every integer, unless its key says otherwise
 NON_NEGATIVE_COUNT = Range(0, INT32_MAX)  # 0 means never, none or skip
 POSITIVE = Range(0.0, low_open=True)      # rates, scales, temperatures
@@ -140,6 +142,8 @@ RANGES = {
     "train.verbose": NON_NEGATIVE_COUNT, "eval.every": NON_NEGATIVE_COUNT, "samples.every": NON_NEGATIVE_COUNT,
     "data.pxd_threshold": NON_NEGATIVE_COUNT, "checkpoint.every_steps": NON_NEGATIVE_COUNT,
     "checkpoint.every_minutes": NON_NEGATIVE, "data.test_fraction": OPEN_SHARE,
+    # A sample grid is one picture: beyond a few thousand images it is neither drawn fast nor read.
+    "samples.count": Range(1, 4096),
 }
 # An optimizer's settings, by name, in any ``optimizer`` or ``optimizers.<network>`` section.
 OPTIMIZER_RANGES = {
@@ -547,8 +551,9 @@ def validate_values(cfg: Mapping, ranges: Mapping[str, Range] = RANGES, optional
             _coerce(dotted, optional[dotted], value, "config")
         numbers = [v for v in _flat(value) if isinstance(v, (int, float)) and not isinstance(v, bool)]
         shown = "every entry " if isinstance(value, list) else ""
-        if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
-            raise ConfigError(f"'{dotted}' must be a finite number: {shown}got {value!r}")
+        if any(isinstance(v, float) and not (math.isfinite(v) and abs(v) <= FLOAT32_MAX) for v in numbers):
+            raise ConfigError(f"'{dotted}' must be a finite number (at most {FLOAT32_MAX:.3g} in size, as the "
+                              f"models compute in float32): {shown}got {value!r}")
         allowed = _range_of(dotted, ranges)
         if allowed is None:
             allowed = COUNT if any(isinstance(v, int) for v in numbers) else None

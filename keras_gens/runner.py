@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import shutil
 import sys
 import time
@@ -41,6 +42,7 @@ from keras_gens.models.base import DataInfo
 from keras_gens.outputs import check_folder, mark
 from keras_gens.run_dirs import (RUN, hold, latest_checkpoint, precision, remove_incomplete_checkpoints,
                                  restore_readable, resume_points, write_run_info)
+from keras_gens.utils import metrics_csv
 
 RESUME_MODES = ("auto", "never", "require")
 # Keys that may differ between a run and its resumption.
@@ -108,9 +110,8 @@ def check_run_dir(run_dir: Path, cfg, resume: str, resumable=(), name: str | Non
         changes.append(f"train.precision: {precisions[0]!r} -> {precisions[1]!r} (to or from mixed_float16, "
                        "whose loss scaling changes what the optimizers checkpoint)")
     if changes:
-        raise RunDirError(
-            f"{run_dir} holds a run with a different config:\n  " + "\n  ".join(changes)
-            + "\nUse another --out for a new run (or restore those settings to resume this one).")
+        raise RunDirError(f"{run_dir} holds a run with a different config ({'; '.join(changes)}); use another --out "
+                          "for a new run, or restore those settings to resume this one")
     return True
 
 
@@ -142,6 +143,8 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
     strategy = make_strategy(cfg.train.distribute, cfg.train.devices)
     chief = is_chief()
     resuming = check_run_dir(run_dir, cfg, resume, spec.resumable, name)
+    if resuming:
+        metrics_csv.read_rows(run_dir / "metrics.csv")  # a damaged table is refused now, not mid-run
     # Non-chief workers of a cluster save into a scratch folder of their own, removed at the end.
     write_dir = run_dir if chief else run_dir / f".{task_label()}"
 
@@ -162,11 +165,13 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
         checkpoint.save_counter  # created now: a within-epoch checkpoint written before the first save() holds it
     # A train_step may consume several batches (a WGAN's critic steps): they come as one larger batch.
     step_batch = batch_size * model.batches_per_step
+    check_data_sizes(source, step_batch, cfg, changed)
     steps_per_epoch = int(cfg.train.steps_per_epoch or source.steps_per_epoch(step_batch))
-    check_data_sizes(source, step_batch, cfg)
     heldout = data_lib.load_heldout(cfg.data, source) if model.encodes_images else None
-    if heldout is not None and heldout.num_examples < 1:
-        raise DataError(f"{name} draws its figures from held-out images, and {heldout.name} holds none")
+    if heldout is not None and heldout.num_examples < 2:
+        # Its figures interpolate between pairs of held-out images.
+        raise DataError(f"{name} draws its figures from pairs of held-out images, and {heldout.name} holds "
+                        f"{heldout.num_examples}; use a data set of at least 2 images")
     check_memory(model, name, changed)
     with contextlib.ExitStack() as held:
         if chief:  # one process per run directory: a second is refused until this run ends
@@ -263,8 +268,13 @@ def build_checked(spec, cfg, info, changed: str = ""):
     except (ValueError, TypeError, tf.errors.InvalidArgumentError) as exc:
         if isinstance(exc, ConfigError):
             raise
-        reason = " ".join(str(exc).split())[:300]
-        raise ConfigError(f"{spec.name} cannot be built with this config: {reason}{where}") from exc
+        raise ConfigError(f"{spec.name} cannot be built with this config: {_reason(exc)}{where}") from exc
+
+
+def _reason(exc) -> str:
+    """An exception's message on one line, without TensorFlow's op and function-node decorations."""
+    text = re.sub(r"\{\{[^}]*\}\}|\[Op:[^\]]*\]", "", str(exc))
+    return " ".join(text.split())[:300]
 
 
 # Bytes per parameter while training: the float32 weight, its gradient and an optimizer's two moments.
@@ -286,13 +296,24 @@ def check_memory(model, name: str, changed: str = "", available: int | None = No
                           f"of memory free{where}")
 
 
-def check_data_sizes(source, step_batch: int, cfg):
-    """Refuse a data set too small for one training step (a WGAN's step takes its critic batches too)."""
+def check_data_sizes(source, step_batch: int, cfg, changed: str = "", available: int | None = None):
+    """Refuse a data set too small for one training step (a WGAN's step takes its critic batches too), and
+    batches of images too large for the memory (a step's batch, as stored before it reaches the model)."""
+    import psutil
+
+    where = f" (settings changed from the model's defaults: {changed})" if changed else ""
     if step_batch > source.num_examples:
         per_step = "" if step_batch == int(cfg.train.batch_size) else \
             f" ({step_batch // int(cfg.train.batch_size)} batches of {cfg.train.batch_size} per training step)"
         raise DataError(f"{source.name} has {source.num_examples} examples, fewer than one training step "
-                        f"takes: {step_batch}{per_step}; lower train.batch_size or use more data")
+                        f"takes: {step_batch}{per_step}; lower train.batch_size or use more data{where}")
+    sides = [source.image_shape[:2]] + ([source.stream.resize] if source.stream.resize else [])
+    needed = max(step_batch * h * w * source.image_shape[-1] * 4 for h, w in sides)
+    available = psutil.virtual_memory().available if available is None else available
+    if needed > available:
+        raise DataError(f"one training step's batch of {step_batch} images of {' or '.join(f'{h}x{w}' for h, w in sides)} "
+                        f"takes {needed / 2**30:.1f} GiB as float32, more than the {available / 2**30:.1f} GiB of "
+                        f"memory free; lower train.batch_size, data.image_size or data.augment.resize{where}")
 
 
 def _restore(checkpoint, model, epoch_variable, run_dir, log):

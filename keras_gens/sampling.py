@@ -151,6 +151,9 @@ def event_signature(src, compute_precision=None):
     if saved is None:
         if not (src / "run.yaml").is_file():
             raise UserError(f"{src} is neither a run directory (run.yaml) nor a SavedModel (saved_model.pb)")
+        name, _, model, _ = build_from_run(src, restore=False)
+        if not model.generates_hitmaps:  # refused before an export is written into the run
+            raise UserError(f"{src} holds a '{name}' run: it is not a PXD hitmap generator (pe_gan, wgan_gp_cond)")
         saved = export_run(src, compute_precision=compute_precision)
     loaded = tf.saved_model.load(str(saved))
     if "event" not in loaded.signatures:

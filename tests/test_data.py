@@ -308,7 +308,7 @@ def test_npz_images_labels_and_shape_errors(tmp_path):
 
 
 def test_unknown_source_and_too_little_data():
-    with pytest.raises(DataError, match="unknown data source 'digit'. Did you mean 'digits'"):
+    with pytest.raises(DataError, match=r"unknown data source 'digit' \(data.source, --data\). Did you mean 'digits'"):
         data.load(data_cfg("digit"))
     src = data.load(data_cfg("digits", limit=10))
     with pytest.raises(DataError, match="fewer than one batch of 64"):

@@ -31,8 +31,18 @@ def refused_write_message(exc: OSError) -> str:
             f"before (checkpoints, tables) are intact; {advice}.")
 
 
-def run_cli(work: Callable[[], int]) -> int:
+def require_paths(paths: dict):
+    """Refuse a path argument given as the empty string: it would quietly mean the current folder."""
+    for flag, value in (paths or {}).items():
+        if value is not None and not str(value).strip():
+            raise UserError(f"{flag} is empty: give a path")
+
+
+def run_cli(work: Callable[[], int], paths: dict | None = None) -> int:
+    """Run a command's ``work``: user errors (and refused writes) as one line and exit 2, Ctrl-C as exit 130.
+    ``paths``: the command's path arguments by flag, refused when empty."""
     try:
+        require_paths(paths)
         return work()
     except UserError as exc:
         if os.environ.get(TRACEBACK_ENV):

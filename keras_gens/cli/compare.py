@@ -74,7 +74,7 @@ def main(argv=None) -> int:
         print(f"\nwritten: {out / 'comparison.csv'} and comparison.md")
         return 0
 
-    return run_cli(work)
+    return run_cli(work, {"--out": args.out, "--fid-weights": args.fid_weights})
 
 
 def _positive(text: str) -> int:

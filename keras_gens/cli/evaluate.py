@@ -63,12 +63,13 @@ def main(argv=None) -> int:
         from keras_gens.cli import evaluate_reid
 
         reid_args = evaluate_reid.parse_args(argv[1:])
-        return run_cli(lambda: evaluate_reid.run(reid_args))
+        return run_cli(lambda: evaluate_reid.run(reid_args), {"--run": reid_args.run, "--out": reid_args.out})
     if argv[:1] == ["pxd"]:
         from keras_gens.cli import evaluate_pxd
 
         pxd_args = evaluate_pxd.parse_args(argv[1:])
-        return run_cli(lambda: evaluate_pxd.run(pxd_args))
+        return run_cli(lambda: evaluate_pxd.run(pxd_args), {"--run": pxd_args.run, "--out": pxd_args.out,
+                                                            "--generated": pxd_args.generated})
 
     parser = argparse.ArgumentParser(prog="python -m keras_gens.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
     def work():
         return run(args)
 
-    return run_cli(work)
+    return run_cli(work, {"--fake": args.fake, "--real": args.real, "--weights": args.weights})
 
 
 def run(args) -> int:

@@ -36,7 +36,7 @@ def main(argv=None) -> int:
         print(f"exported to {path} (signatures: {', '.join(described.get('signatures', serving.SIGNATURES))})")
         return 0
 
-    return run_cli(work)
+    return run_cli(work, {"RUN_DIR": args.run_dir, "--out": args.out})
 
 
 if __name__ == "__main__":

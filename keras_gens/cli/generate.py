@@ -34,7 +34,7 @@ def main(argv=None) -> int:
         print(f"wrote {len(paths)} images to {args.out}")
         return 0
 
-    return run_cli(work)
+    return run_cli(work, {"SRC": args.src, "--out": args.out, "--grid": args.grid})
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ def main(argv=None) -> int:
         print(f"written: {out}/comparison.csv, .md, the comparison plot and samples/epoch_*.png")
         return 0 if rows else 1
 
-    return run_cli(work)
+    return run_cli(work, {"--out": args.out})
 
 
 if __name__ == "__main__":

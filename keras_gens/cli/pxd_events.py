@@ -68,7 +68,7 @@ def main(argv=None) -> int:
               f"{args.out}; {seconds:.3f} s per event")
         return 0
 
-    return run_cli(work)
+    return run_cli(work, {"SRC": args.src, "--out": args.out})
 
 
 if __name__ == "__main__":

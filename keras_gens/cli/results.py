@@ -54,7 +54,7 @@ def parse_args(argv):
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    return run_cli(lambda: run(args, argv))
+    return run_cli(lambda: run(args, argv), {"--out": args.out, "--report": args.report})
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ def main(argv=None) -> int:
                      smoke=args.smoke, resume=args.resume)
         return 0
 
-    return run_cli(work)
+    return run_cli(work, {"--config": args.config, "--out": args.out})
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     if kind not in SOURCES:
         close = difflib.get_close_matches(kind, SOURCES, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise DataError(f"unknown data source '{spec}'.{hint} Sources: {spec_help()}")
+        raise DataError(f"unknown data source '{spec}' (data.source, --data).{hint} Sources: {spec_help()}")
     return kind, (path or None)
 
 

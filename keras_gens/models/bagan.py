@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from keras_gens.callbacks import StepFaultPoints
 from keras_gens.config import NON_NEGATIVE, NON_NEGATIVE_COUNT, SHARE
 from keras_gens.errors import ConfigError
 from keras_gens.layers.activations import LeakyReLU
@@ -190,7 +191,7 @@ class BAGANGP(AdversarialModel):
         pairs = source.dataset(batch_size, seed=seed + 1).map(
             lambda b: ((b["image"], b["label"]), b["image"]))
         self.autoencoder.fit(pairs, epochs=self.ae_epochs, steps_per_epoch=source.steps_per_epoch(batch_size),
-                             verbose=verbose)
+                             verbose=verbose, callbacks=[StepFaultPoints()])
         self.initialise_from_autoencoder(source, batch_size)
         return True
 

@@ -67,8 +67,8 @@ def doublings(image_shape, family="DCGAN") -> int:
     side = min(height, width)
     steps = int(math.log2(side // 4)) if side >= 8 else 0
     if steps < 1 or height % (2 ** steps) or width % (2 ** steps) or (side >> steps) != 4:
-        raise ConfigError(f"the {family} networks need image sides of 4·2^k pixels (32, 64, 128, ...) "
-                          f"with k ≥ 1; got {height}×{width}")
+        raise ConfigError(f"the {family} networks need image sides (data.image_size) of 4·2^k pixels (32, 64, 128, "
+                          f"...) with k ≥ 1; got {height}×{width}")
     return steps
 
 

@@ -197,5 +197,7 @@ def resnet_stages(m):
     """The ``resnet_*`` config keys as (filters, stride, identity blocks) per stage."""
     lengths = {len(m.resnet_filters), len(m.resnet_strides), len(m.resnet_identity_blocks)}
     if len(lengths) != 1:
-        raise ConfigError("model.resnet_filters, resnet_strides and resnet_identity_blocks need one entry per stage")
+        raise ConfigError("model.resnet_filters, model.resnet_strides and model.resnet_identity_blocks need one entry "
+                          f"per stage; got {len(m.resnet_filters)}, {len(m.resnet_strides)} and "
+                          f"{len(m.resnet_identity_blocks)}")
     return tuple(zip(m.resnet_filters, m.resnet_strides, m.resnet_identity_blocks))

@@ -8,7 +8,9 @@ at ``<point>`` (counted from 1 in this process)
 - ``kill-during``: SIGKILL it from another thread a moment later, while the work that
   follows the point (a checkpoint write, an export) is under way; the delay comes
   from ``KERAS_GENS_FAULT_SEED`` (0 unless set), so a case is repeatable;
-- ``enospc``: raise ``OSError(ENOSPC)`` there, as a write to a full disk would.
+- ``enospc``: raise ``OSError(ENOSPC)`` there, as a write to a full disk would;
+- ``stop``: end training there as a reached budget would (``train_step`` only: the epoch's
+  callbacks and checkpoint still run): the property tests' one-step runs, whatever the config's epochs.
 
 Unset, a point costs one dictionary look-up.  The points: ``data_check`` (each file
 the data check reads), ``train_step`` (each training step, counted when the call of the
@@ -28,7 +30,7 @@ import threading
 
 ENV = "KERAS_GENS_FAULT"
 SEED_ENV = "KERAS_GENS_FAULT_SEED"
-ACTIONS = ("kill", "kill-during", "enospc")
+ACTIONS = ("kill", "kill-during", "enospc", "stop")
 # The longest delay of a ``kill-during``: long enough to land inside a small model's checkpoint write.
 MAX_DELAY_S = 0.05
 
@@ -49,18 +51,21 @@ def _kill():
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def point(name: str):
-    """Arrive at fault point ``name``; fails here only when ``KERAS_GENS_FAULT`` names it."""
+def point(name: str) -> bool:
+    """Arrive at fault point ``name``; fails here only when ``KERAS_GENS_FAULT`` names it.  True when the
+    caller is to stop (the ``stop`` action, from its n-th arrival on)."""
     spec = os.environ.get(ENV)
     if not spec:
-        return
+        return False
     target, count, action = _parse(spec)
     if target != name:
-        return
+        return False
     with _lock:
         _arrivals[name] = arrival = _arrivals.get(name, 0) + 1
+    if action == "stop":
+        return arrival >= count
     if arrival != count:
-        return
+        return False
     if action == "kill":
         _kill()
     elif action == "kill-during":
@@ -70,3 +75,10 @@ def point(name: str):
         timer.start()
     else:
         raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (simulated by {ENV}={spec})")
+    return False
+
+
+def reset():
+    """Forget the arrivals counted so far (a test that runs several commands in one process)."""
+    with _lock:
+        _arrivals.clear()
