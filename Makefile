@@ -39,6 +39,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider -q -m "not slow" $(PYTEST_ARGS)
 
+# The long checks; PROPERTY_EXAMPLES=N sets how many random examples each property test draws (400).
 test-slow: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider -q -m slow $(PYTEST_ARGS)
 

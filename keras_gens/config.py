@@ -130,6 +130,12 @@ NON_NEGATIVE_COUNT = Range(0, INT32_MAX)  # 0 means never, none or skip
 POSITIVE = Range(0.0, low_open=True)      # rates, scales, temperatures
 NON_NEGATIVE = Range(0.0)                 # loss weights (0 turns the term off), minutes
 SHARE = Range(0.0, 1.0)                   # a fraction, either end allowed
+# Blocks per stage of a network: each is built layer by layer in Python, so a count in the millions would
+# build for hours before it failed; the deepest published ResNet stages have a few hundred.
+BLOCKS = Range(1, 1000)
+# Critic updates within one training step: unrolled into the step's traced graph, so tracing time grows with
+# the count (the papers use 1 to 5); in the tens of thousands a run would trace for hours.
+UNROLLED_STEPS = Range(1, 100)
 OPEN_SHARE = Range(0.0, 1.0, low_open=True, high_open=True)
 BELOW_ONE = Range(0.0, 1.0, high_open=True)  # momentum-like factors, dropout
 
@@ -467,7 +473,7 @@ def _coerce(key: str, default: Any, value: Any, source: str, strict: bool = Fals
             expected += " or null"
         raise ConfigError(f"{source}: '{key}' must be {expected}, got {value!r}")
 
-    if strict and value is None and default is not None and key not in OPTIONAL:
+    if strict and value is None and default is not None and key not in OPTIONAL and not _optimizer_setting(key):
         bad(f"{_type_name(default)} (it has no null setting)")
 
     kind = FLEXIBLE_TYPES.get(key)
@@ -510,6 +516,8 @@ def _coerce(key: str, default: Any, value: Any, source: str, strict: bool = Fals
     if isinstance(default, list):
         if not isinstance(value, list):
             bad("a list, e.g. [1, 2]")
+        if not value and default and all(isinstance(v, (int, list)) for v in default):
+            bad("a list of at least one entry (widths, blocks, sizes)")
         element_types = {type(v) for v in default}
         if len(element_types) == 1 and value:
             proto = default[0]
@@ -571,13 +579,17 @@ def _flat(value) -> list:
     return [x for v in value for x in _flat(v)] if isinstance(value, list) else [value]
 
 
+def _optimizer_setting(dotted: str) -> bool:
+    """A key of an ``optimizer`` or ``optimizers.<network>`` section: null there means the optimizer's own
+    default (``optimizer.name=sgd optimizer.beta_1=null`` drops Adam's setting)."""
+    section = dotted.rpartition(".")[0]
+    return section == "optimizer" or (section.startswith("optimizers.") and section.count(".") == 1)
+
+
 def _range_of(dotted: str, ranges: Mapping[str, Range]) -> Range | None:
     if dotted in ranges:
         return ranges[dotted]
-    section, _, leaf = dotted.rpartition(".")
-    if section == "optimizer" or (section.startswith("optimizers.") and section.count(".") == 1):
-        return OPTIMIZER_RANGES.get(leaf)
-    return None
+    return OPTIMIZER_RANGES.get(dotted.rpartition(".")[2]) if _optimizer_setting(dotted) else None
 
 
 def diff(a: Mapping, b: Mapping, prefix: str = "") -> list[str]:

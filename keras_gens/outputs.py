@@ -52,13 +52,17 @@ def register_kind(kind: Kind) -> Kind:
     return kind
 
 
-def holds_only(own: tuple, child: Callable[[Path], bool] | None = None) -> Callable[[Path], bool]:
+def holds_only(own: tuple, child: Callable[[Path], bool] | None = None, needs: str | None = None
+               ) -> Callable[[Path], bool]:
     """A ``Kind.recognizes`` for a folder an earlier version wrote: every entry is one of ``own`` (glob
-    patterns) or a folder that ``child`` recognises (the runs of a comparison)."""
+    patterns) or a folder that ``child`` recognises (the runs of a comparison), and one entry matches
+    ``needs`` where given (the file only that command writes: a results figures folder's claims.json)."""
     def recognizes(folder: Path) -> bool:
         entries = [p for p in folder.iterdir() if not _is_own_hidden(p.name)]
-        return bool(entries) and all(any(fnmatch.fnmatch(p.name, pattern) for pattern in own)
-                                     or (child is not None and p.is_dir() and child(p)) for p in entries)
+        if not entries or (needs is not None and not any(fnmatch.fnmatch(p.name, needs) for p in entries)):
+            return False
+        return all(any(fnmatch.fnmatch(p.name, pattern) for pattern in own)
+                   or (child is not None and p.is_dir() and child(p)) for p in entries)
 
     return recognizes
 
@@ -76,7 +80,10 @@ def _marker(folder: Path) -> dict | None:
 def kind_of(folder) -> dict | None:
     """``{"kind", "what", "command"}`` of the output ``folder`` holds, or None (not a keras_gens output)."""
     folder = Path(folder)
-    if not folder.is_dir():
+    try:
+        if not folder.is_dir():
+            return None
+    except OSError:
         return None
     held = _marker(folder)
     if held is not None:
@@ -84,7 +91,11 @@ def kind_of(folder) -> dict | None:
         return {"kind": held["kind"], "what": known.what if known else held.get("what", held["kind"]),
                 "command": known.command if known else held.get("command", "keras_gens")}
     for kind in KINDS.values():
-        if kind.recognizes is not None and kind.recognizes(folder):
+        try:
+            recognized = kind.recognizes is not None and kind.recognizes(folder)
+        except OSError:  # a folder this user may not list (an ancestor such as /root) holds no output of ours
+            recognized = False
+        if recognized:
             return {"kind": kind.name, "what": kind.what, "command": kind.command}
     return None
 
@@ -192,7 +203,10 @@ def check_folder(path, kind: str | Kind, *, flag: str = "--out",
     if held is not None:
         raise RunDirError(f"{flag} {path} holds {held['what']} ({held['command']}), not {spec.what}; "
                           "choose another folder")
-    foreign = _foreign_entries(path)
+    try:
+        foreign = _foreign_entries(path)
+    except OSError as exc:
+        raise RunDirError(f"{flag} {path} cannot be listed: {exc.strerror or exc}") from None
     if foreign:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         raise RunDirError(f"{flag} {path} already holds files that {spec.command} did not write ({shown}); "

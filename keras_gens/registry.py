@@ -33,6 +33,8 @@ class ModelSpec:
     ranges: dict = field(default_factory=dict)
     #: Config keys of this model that may change when a run resumes (re-ID: ``model.stage``).
     resumable: tuple = ()
+    #: An auto-encoder (its model's ``encodes_images``), known before it is built: ``compare`` takes only these.
+    autoencoder: bool = False
 
     @property
     def config_path(self) -> Path:
@@ -50,12 +52,12 @@ _REGISTRY: dict[str, ModelSpec] = {}
 
 
 def register(name: str, *, summary: str = "", config_file: str = "", choices: dict | None = None,
-             ranges: dict | None = None, resumable=()):
+             ranges: dict | None = None, resumable=(), autoencoder: bool = False):
     def decorator(builder):
         if name in _REGISTRY and _REGISTRY[name].builder is not builder:
             raise ValueError(f"model name '{name}' is registered twice")
         _REGISTRY[name] = ModelSpec(name, builder, summary, config_file, dict(choices or {}), dict(ranges or {}),
-                                    tuple(resumable))
+                                    tuple(resumable), autoencoder)
         return builder
 
     return decorator

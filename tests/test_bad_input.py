@@ -253,6 +253,12 @@ def test_out_paths_that_are_files_or_lie_under_files_are_refused_by_every_comman
     assert snapshot(tmp_path) == before
 
 
+def test_compare_refuses_a_model_that_is_not_an_auto_encoder_before_training_it(tmp_path, capsys):
+    refused(compare_cli.main, ["vae", "dcgan", "--smoke", "--out", tmp_path / "c"], capsys,
+            "dcgan is not an auto-encoder", "vae, vae_resnet, wae, wae_resnet")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_results_report_must_be_one_the_results_wrote(tmp_path, capsys):
     mine = tmp_path / "README.md"
     mine.write_text("# my project\n")

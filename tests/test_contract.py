@@ -62,6 +62,12 @@ def _outputs(model, source):
 def test_registered_model_keeps_the_contract(name, tmp_path):
     spec, cfg, source, model = _build(name)
     assert spec.config_path.is_file() and spec.summary
+    assert spec.autoencoder == model.encodes_images  # what compare checks before it trains anything
+    # generate draws its latents batch by batch: the same values as all at once
+    pieces = list(model.latent_batches(10, seed=3, batch_size=4))
+    np.testing.assert_array_equal(np.concatenate([z for z, _ in pieces]), model.sample_latent(10, seed=3))
+    if model.num_classes:
+        np.testing.assert_array_equal(np.concatenate([c for _, c in pieces]), model.sample_labels(10))
 
     # One training step, as the runner takes it.
     batch_size = int(cfg.train.batch_size)

@@ -35,7 +35,15 @@ def one_step(strategy, initial_weights, batch):
     return network_weights(model), {k: v[0] for k, v in logs.items()}
 
 
-def test_one_and_two_replicas_take_the_same_step(two_replicas):
+def test_one_and_two_replicas_take_the_same_step(two_replicas, monkeypatch):
+    # Two replicas use synchronized BatchNorm, whose variance is E[x²] - E[x]² over the replicas;
+    # one replica's fused kernel computes it another way, and in float32 the two differ by up to
+    # ~3e-3 of the step, depending on the initial weights.  The one-replica step here uses the
+    # synchronized layer too, so what is compared is how the replicas combine their gradients.
+    import keras_gens.models.vae as vae_module
+    monkeypatch.setattr(vae_module, "batch_norm", lambda name=None, **kwargs: tf.keras.layers.BatchNormalization(
+        synchronized=True, name=name, **kwargs))
+    tf.keras.utils.set_random_seed(0)
     spec = registry.get("vae")
     cfg = spec.config(overrides=SMALL_VAE + SGD)
     initial = network_weights(spec.build(cfg, DataInfo((32, 32, 3))))
@@ -53,9 +61,9 @@ def test_one_and_two_replicas_take_the_same_step(two_replicas):
     largest = max(np.abs(s).max() for s in steps1)
     assert sum(np.abs(s).max() > 0 for s in steps1) > 20  # the step really moved the weights
     for s1, s2 in zip(steps1, steps2):
-        assert np.abs(s1 - s2).max() <= 1e-3 * largest
+        assert np.abs(s1 - s2).max() <= 1e-4 * largest
     flat1, flat2 = (np.concatenate([s.ravel() for s in steps]) for steps in (steps1, steps2))
-    assert np.linalg.norm(flat1 - flat2) <= 1e-3 * np.linalg.norm(flat1)
+    assert np.linalg.norm(flat1 - flat2) <= 1e-4 * np.linalg.norm(flat1)
     for key in logs1:
         assert logs1[key] == pytest.approx(logs2[key], rel=1e-4)
 

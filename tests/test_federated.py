@@ -240,8 +240,10 @@ def test_early_stopping_on_the_test_loss():
 
 
 def test_an_experiment_stops_early_and_a_rerun_trains_nothing(tmp_path):
-    # A client learning rate of 0: the test loss never falls, so the second evaluation stops it.
-    settings = ("federated.rounds=5", "federated.client_learning_rate=0", "run.early_stopping.patience=1")
+    # A client learning rate of 1e-12 (0 is refused: a rate is > 0): the test loss falls by far less than
+    # min_delta, so the second evaluation stops it.
+    settings = ("federated.rounds=5", "federated.client_learning_rate=1e-12", "run.early_stopping.min_delta=0.001",
+                "run.early_stopping.patience=1")
     result = _small_experiment(tmp_path, "stop", *settings)
     assert [int(r["round"]) for r in result.history] == [1, 2] and result.summary["stopped_early_at"] == 2
     again = _small_experiment(tmp_path, "stop", *settings)

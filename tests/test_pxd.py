@@ -79,7 +79,7 @@ def test_bad_pxd_files_get_clear_errors(tmp_path):
     np.savez(tmp_path / "keys.npz", x=np.zeros((2, 250, 768), np.uint8))
     (tmp_path / "broken.npz").write_bytes(b"not a zip")
     for name, message in (("shape", r"\[N, 250, 768\]"), ("ids", "1–40"), ("keys", "sensor_ids"),
-                          ("broken", "cannot read")):
+                          ("broken", "is not an .npz archive")):
         with pytest.raises(DataError, match=message):
             _load(tmp_path / f"{name}.npz")
     with pytest.raises(DataMissing, match="synthetic_pxd"):

@@ -52,6 +52,7 @@ def test_interpolation_walks_the_straight_line_between_codes():
 
 def test_comparison_table_and_run_figures(tmp_path):
     weights = write_random_fid_weights(tmp_path / "fid.npz")
+    tmp_path = tmp_path / "comparison"  # a folder of its own: compare writes into nothing it did not make
     logged = []
     rows = thesis.compare(["vae", "wae"], smoke=True, out=tmp_path,
                            overrides=["train.epochs=1", "train.steps_per_epoch=3", "train.verbose=0"],

@@ -139,7 +139,7 @@ def load_mnist5k(path, data_cfg, preprocess: Preprocess) -> DataSource:
 def load_npz(path, data_cfg, preprocess: Preprocess) -> DataSource:
     """``.npz`` with images under images/x/x_train/arr_0 and optional labels under labels/y/y_train/arr_1."""
     if not path:
-        raise DataError("npz needs a file: --data npz:PATH/TO/FILE.npz")
+        raise DataError("npz needs a path to a file: --data npz:PATH/TO/FILE.npz")
     file = Path(path).expanduser()
     if file.is_dir():
         raise DataError(f"npz:{file} is a folder, not an .npz file")

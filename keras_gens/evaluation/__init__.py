@@ -42,7 +42,7 @@ from keras_gens.utils.progress import progress
 # ``evaluate reid|pxd --out DIR``: a report and its figures, in a folder of their own (by default the run's).
 EVALUATION_FILES = ("reid_eval.md", "pxd_eval.md", "figures")
 EVALUATION = register_kind(Kind("evaluation", "an evaluation report", "python -m keras_gens.evaluate",
-                                own=EVALUATION_FILES, recognizes=holds_only(EVALUATION_FILES)))
+                                own=EVALUATION_FILES, recognizes=holds_only(EVALUATION_FILES, needs="*_eval.md")))
 
 
 def report_folder(out, default: Path) -> Path:

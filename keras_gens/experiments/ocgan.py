@@ -41,7 +41,7 @@ def _ocgan_kind():
 
     own = ("comparison.csv", "comparison.md", "*_comparison.png", "samples")
     return register_kind(Kind("ocgan", "an OC-GAN comparison", "python -m keras_gens.ocgan", own=own,
-                              recognizes=holds_only(own, is_run_dir)))
+                              recognizes=holds_only(own, is_run_dir, needs="*_comparison.png")))
 
 
 OCGAN = _ocgan_kind()

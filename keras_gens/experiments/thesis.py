@@ -134,7 +134,7 @@ def _comparison_kind():
 
     own = ("comparison.csv", "comparison.md")
     return register_kind(Kind("comparison", "an auto-encoder comparison", "python -m keras_gens.compare", own=own,
-                              recognizes=holds_only(own, is_run_dir)))
+                              recognizes=holds_only(own, is_run_dir, needs="comparison.*")))
 
 
 COMPARISON = _comparison_kind()
@@ -162,6 +162,9 @@ def compare(models=THESIS_MODELS, *, data=None, out=None, overrides=(), smoke=Fa
 
     out = check_folder(out if out is not None else default_out(smoke), COMPARISON)
     for name in models:  # every model's settings, before anything is trained or written
+        if not registry.get(name).autoencoder:
+            raise UserError(f"{name} is not an auto-encoder; compare takes auto-encoders only "
+                            f"({', '.join(n for n in registry.names() if registry.get(n).autoencoder)})")
         registry.get(name).config(overrides=[*([f"data.source={json.dumps(data)}"] if data else []), *overrides],
                                   smoke=smoke)
     with hold(out, log):  # one process at a time: each model's run holds its own folder too
@@ -174,8 +177,6 @@ def compare(models=THESIS_MODELS, *, data=None, out=None, overrides=(), smoke=Fa
             log(f"== {name}")
             result = runner.train(name, data=data, out=out / name, overrides=overrides, smoke=smoke, log=log)
             model = result.model
-            if not model.encodes_images:
-                raise UserError(f"{name} is not an auto-encoder; compare takes auto-encoders only")
             heldout = data_lib.load_heldout(result.config.data)
             if counts is None:
                 counts = {"random": random, "reconstructions": min(reconstructions, heldout.num_examples),

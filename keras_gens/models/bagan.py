@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gens.callbacks import StepFaultPoints
-from keras_gens.config import NON_NEGATIVE, NON_NEGATIVE_COUNT, SHARE
+from keras_gens.config import NON_NEGATIVE, NON_NEGATIVE_COUNT, SHARE, UNROLLED_STEPS
 from keras_gens.errors import ConfigError
 from keras_gens.layers.activations import LeakyReLU
 from keras_gens.layers.normalization import batch_norm
@@ -250,7 +250,8 @@ def _check_range(data: DataInfo, name):
 
 @register("bagan_gp", summary="B²-FedGAN: BAGAN-GP (AE pre-training, label-scaled latents, conditional WGAN-GP)",
           choices={"model.latent_prior": list(LATENT_PRIORS), "model.critic_loss": list(CRITIC_LOSSES)},
-          ranges={"model.leaky_slope": SHARE, "model.gp_weight": NON_NEGATIVE, "model.ae_epochs": NON_NEGATIVE_COUNT})
+          ranges={"model.leaky_slope": SHARE, "model.gp_weight": NON_NEGATIVE, "model.ae_epochs": NON_NEGATIVE_COUNT,
+                  "model.critic_steps": UNROLLED_STEPS})
 def build_bagan_gp(cfg, data: DataInfo) -> BAGANGP:
     _check_range(data, "bagan_gp")
     m = cfg.model

@@ -40,7 +40,7 @@ import math
 
 import tensorflow as tf
 
-from keras_gens.config import NON_NEGATIVE, NON_NEGATIVE_COUNT, OPEN_SHARE, POSITIVE, SHARE
+from keras_gens.config import NON_NEGATIVE, NON_NEGATIVE_COUNT, OPEN_SHARE, POSITIVE, SHARE, UNROLLED_STEPS
 from keras_gens.errors import ConfigError
 from keras_gens.layers.activations import LeakyReLU
 from keras_gens.layers.normalization import batch_norm
@@ -254,6 +254,7 @@ _CHOICES = {"model.conv": list(CONV_KINDS), "model.loss": list(ADVERSARIAL_LOSSE
             "model.upsampling": list(UPSAMPLING)}
 # α: both frequency parts need channels (the paper's LOW is 0.99); the β weights and the warm-up may be 0 (off).
 _RANGES = {"model.leaky_slope": SHARE, "model.clip_value": POSITIVE, "model.alpha": OPEN_SHARE,
+           "model.critic_steps": UNROLLED_STEPS,
            "model.beta_schedule.beta_high": NON_NEGATIVE, "model.beta_schedule.beta_low": NON_NEGATIVE,
            "model.beta_schedule.start": SHARE, "model.beta_schedule.end": SHARE,
            "model.beta_schedule.ramp_fraction": OPEN_SHARE,

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from keras_gens.config import BELOW_ONE, NON_NEGATIVE, NON_NEGATIVE_COUNT, POSITIVE, Range
+from keras_gens.config import BELOW_ONE, BLOCKS, NON_NEGATIVE, NON_NEGATIVE_COUNT, POSITIVE, UNROLLED_STEPS, Range
 from keras_gens.errors import ConfigError
 from keras_gens.layers.attention import SelfAttention2D
 from keras_gens.layers.biggan import DiscriminatorBlock, GeneratorBlock
@@ -211,6 +211,8 @@ class PEGAN(HitmapModel):
           ranges={"model.contrastive_weight": NON_NEGATIVE, "model.temperature": POSITIVE,
                   "model.consistency_weight": NON_NEGATIVE, "model.max_shift": BELOW_ONE,
                   "model.g_attention_stage": NON_NEGATIVE_COUNT, "model.d_attention_stage": NON_NEGATIVE_COUNT,
+                  "model.g_blocks_per_stage": BLOCKS, "model.d_blocks_per_stage": BLOCKS,
+                  "model.d_steps": UNROLLED_STEPS,
                   "model.singular_values.every": NON_NEGATIVE_COUNT,
                   "model.singular_values.collapse_ratio": Range(1.0, low_open=True)})
 def build_pe_gan(cfg, data: DataInfo) -> PEGAN:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_gens.config import NON_NEGATIVE, NON_NEGATIVE_COUNT, OPEN_SHARE, POSITIVE, SHARE
+from keras_gens.config import BLOCKS, NON_NEGATIVE, NON_NEGATIVE_COUNT, OPEN_SHARE, POSITIVE, SHARE
 from keras_gens.errors import ConfigError, UserError
 from keras_gens.layers.normalization import batch_norm
 from keras_gens.layers.resnet import RESNET50_STAGES, build_resnet50, load_resnet50_weights
@@ -293,6 +293,7 @@ def _check_sizes(image_shape, factor=16):
           choices={"data.split": ["train"], "data.sampler": ["pk"], "model.stage": [*STAGES, "all"]},
           # a stage of 0 epochs is skipped; λ1, λ2 weigh two terms against each other (Eqs. 2 and 6)
           ranges={"model.stage_epochs": NON_NEGATIVE_COUNT, "model.backbone_width": POSITIVE,
+                  "model.backbone_blocks": BLOCKS,
                   "model.unet_width": POSITIVE, "model.margin": NON_NEGATIVE, "model.lambda_extractor": SHARE,
                   "model.lambda_mask": SHARE, "model.drop_fraction": OPEN_SHARE},
           resumable=("model.stage",))  # a later session may train another stage of the same run

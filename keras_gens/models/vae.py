@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_gens.config import NON_NEGATIVE, POSITIVE, SHARE
+from keras_gens.config import BLOCKS, NON_NEGATIVE, POSITIVE, SHARE
 from keras_gens.errors import ConfigError
 from keras_gens.layers import batch_norm, build_resnet_encoder, scale_width
 from keras_gens.layers.activations import LeakyReLU
@@ -167,11 +167,11 @@ def _compiled_vae(name, encoder, decoder, cfg) -> VAE:
 
 
 VAE_RANGES = {"model.leaky_slope": SHARE, "model.decoder_variance": POSITIVE, "model.kl_weight": NON_NEGATIVE,
-              "model.width": POSITIVE}
+              "model.width": POSITIVE, "model.resnet_identity_blocks": BLOCKS}
 
 
 @register("vae", summary="VAE of the WAE-ResNet thesis (seed 003, §4.3.1): conv encoder, deconv decoder, latent 512",
-          ranges=VAE_RANGES)
+          ranges=VAE_RANGES, autoencoder=True)
 def build_vae(cfg, data: DataInfo) -> VAE:
     m = cfg.model
     check_unit_range("vae", data)
@@ -181,7 +181,7 @@ def build_vae(cfg, data: DataInfo) -> VAE:
 
 
 @register("vae_resnet", summary="VAE-ResNet of the thesis (§4.3.3): ResNet encoder, the VAE's decoder, latent 512",
-          ranges=VAE_RANGES)
+          ranges=VAE_RANGES, autoencoder=True)
 def build_vae_resnet(cfg, data: DataInfo) -> VAE:
     m = cfg.model
     check_unit_range("vae_resnet", data)

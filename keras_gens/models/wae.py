@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_gens.config import NON_NEGATIVE, POSITIVE
+from keras_gens.config import BLOCKS, NON_NEGATIVE, POSITIVE
 from keras_gens.errors import ConfigError
 from keras_gens.layers import batch_norm, build_resnet_encoder, scale_width
 from keras_gens.losses import gan_discriminator_loss, gan_encoder_penalty, mmd_penalty, squared_error
@@ -182,11 +182,12 @@ def _compiled_wae(name, encoder, cfg, data: DataInfo) -> WAE:
 
 
 WAE_RANGES = {"model.prior_stddev": POSITIVE, "model.penalty_weight": NON_NEGATIVE,
-              "model.reconstruction_weight": NON_NEGATIVE, "model.width": POSITIVE}
+              "model.reconstruction_weight": NON_NEGATIVE, "model.width": POSITIVE,
+              "model.resnet_identity_blocks": BLOCKS}
 
 
 @register("wae", summary="WAE-GAN of the thesis (§4.3.2): 5×5 conv encoder/decoder, latent 64, latent adversary",
-          choices={"model.penalty": list(PENALTIES)}, ranges=WAE_RANGES)
+          choices={"model.penalty": list(PENALTIES)}, ranges=WAE_RANGES, autoencoder=True)
 def build_wae(cfg, data: DataInfo) -> WAE:
     m = cfg.model
     check_unit_range("wae", data)
@@ -195,7 +196,7 @@ def build_wae(cfg, data: DataInfo) -> WAE:
 
 
 @register("wae_resnet", summary="WAE-ResNet, the thesis's model (§4.3.4): ResNet encoder, WAE decoder and adversary",
-          choices={"model.penalty": list(PENALTIES)}, ranges=WAE_RANGES)
+          choices={"model.penalty": list(PENALTIES)}, ranges=WAE_RANGES, autoencoder=True)
 def build_wae_resnet(cfg, data: DataInfo) -> WAE:
     m = cfg.model
     check_unit_range("wae_resnet", data)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_gens.config import NON_NEGATIVE, NON_NEGATIVE_COUNT, SHARE, Range
+from keras_gens.config import NON_NEGATIVE, NON_NEGATIVE_COUNT, SHARE, UNROLLED_STEPS, Range
 from keras_gens.errors import ConfigError
 from keras_gens.layers.activations import LeakyReLU
 from keras_gens.layers.normalization import batch_norm
@@ -100,7 +100,7 @@ class ConditionalWGANGP(HitmapModel):
 
 
 @register("wgan_gp_cond", summary="PE-GAN's baseline: conditional WGAN-GP with a sensor embedding (PXD hitmaps)",
-          ranges={"model.leaky_slope": SHARE, "model.gp_weight": NON_NEGATIVE,
+          ranges={"model.leaky_slope": SHARE, "model.gp_weight": NON_NEGATIVE, "model.critic_steps": UNROLLED_STEPS,
                   "model.singular_values.every": NON_NEGATIVE_COUNT,
                   "model.singular_values.collapse_ratio": Range(1.0, low_open=True)})
 def build_wgan_gp_cond(cfg, data: DataInfo) -> ConditionalWGANGP:

@@ -18,7 +18,8 @@ def _kinds():
     runs = register_kind(Kind("results", "the results' runs", "python -m keras_gens.results",
                               recognizes=holds_only(EXPERIMENTS)))
     figures = register_kind(Kind("results-figures", "the results' figures", "python -m keras_gens.results",
-                                 own=("*.png", "claims.json"), recognizes=holds_only(("*.png", "claims.json"))))
+                                 own=("*.png", "claims.json"),
+                                 recognizes=holds_only(("*.png", "claims.json"), needs="claims.json")))
     return runs, figures
 
 
