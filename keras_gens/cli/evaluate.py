@@ -1,6 +1,7 @@
-"""Score generated images: FID, KID and sharpness.
+"""Score generated images: FID, KID, Inception Score, precision/recall, density/coverage, sharpness.
 
-    python -m keras_gens.evaluate fid [kid] [sharpness] --fake SRC [--real SPEC|STATS.npz] [--n N]
+    python -m keras_gens.evaluate fid [kid] [is] [precision_recall] [density_coverage] [sharpness] \
+        --fake SRC [--real SPEC|STATS.npz] [--n N]
     python -m keras_gens.evaluate reid --run RUN_DIR [--data SPEC]     (re-ID mAP/CMC: see keras_gens.cli.evaluate_reid)
     python -m keras_gens.evaluate pxd --run RUN_DIR [--data SPEC]      (PE-GAN's validation: keras_gens.cli.evaluate_pxd)
 
@@ -11,8 +12,12 @@ the generated images' size, or a pytorch-fid statistics file (``mu``, ``sigma``;
 FID only).  With a run directory and no ``--real``, the run's own training data
 is used, preprocessed as in training.
 
-FID uses the standard FID Inception weights (see README, "Evaluation"); their
-reference statistics are cached, so a data set's features are computed once.
+All feature metrics use the standard FID Inception weights (see README,
+"Evaluation") and one pass over each image set; the real data's features are
+cached, so a data set's features are computed once.  ``is`` is the Inception
+Score (no real images); ``precision_recall`` is improved precision and recall
+(Kynkäänniemi et al. 2019, k = 3); ``density_coverage`` is density and coverage
+(Naeem et al. 2020, k = 5), on at most 10,000 features of each set.
 Given a run directory, the scores are also written to its metrics.csv (in the
 row of the checkpoint's epoch).
 """
@@ -48,10 +53,16 @@ def format_scores(scores: dict) -> str:
         parts.append(f"FID {scores['fid']:.4f}")
     if "kid" in scores:
         parts.append(f"KID {scores['kid'] * 1e3:.4f} ± {scores['kid_std'] * 1e3:.4f} (×10³)")
+    if "is" in scores:
+        parts.append(f"IS {scores['is']:.4f} ± {scores['is_std']:.4f}")
+    for name in ("precision", "recall", "density", "coverage"):
+        if name in scores:
+            parts.append(f"{name} {scores[name]:.4f}")
     if "sharpness" in scores:
         parts.append(f"sharpness {scores['sharpness']:.4f} (Laplacian variance {scores['laplacian_variance']:.5f})")
     if "fake_images" in scores:
-        parts.append(f"[{scores['fake_images']} generated vs {scores['real_images']} real images]")
+        real = f" vs {scores['real_images']} real" if "real_images" in scores else ""
+        parts.append(f"[{scores['fake_images']} generated{real} images]")
     return ", ".join(parts)
 
 
@@ -109,8 +120,8 @@ def run(args) -> int:
         raise UserError("--n all is for image folders; a model needs a number of images to generate")
     fake = ev.generated_images(fake_path, args.n, seed=args.seed, batch_size=args.batch_size)
     real = None
-    needs_features = bool({"fid", "kid"} & set(metrics))
-    if needs_features:
+    needs_real = bool(set(ev.REAL_METRICS) & set(metrics))
+    if needs_real:
         if args.real and args.real.endswith(".npz") and Path(args.real).is_file():
             real = ev.stats_file_features(args.real)
         elif args.real:
@@ -119,10 +130,11 @@ def run(args) -> int:
         elif fake.run_dir is not None:
             real = ev.run_data_images(fake.run_dir, args.n_real, seed=args.seed, batch_size=args.batch_size)
         else:
-            raise UserError("FID and KID need real images: give --real SPEC (e.g. --real celeba:data/celeba)")
+            raise UserError(f"{', '.join(m for m in metrics if m in ev.REAL_METRICS)} need real images: "
+                            "give --real SPEC (e.g. --real celeba:data/celeba)")
 
     extractor = None
-    if needs_features:
+    if set(ev.FEATURE_METRICS) & set(metrics):
         from keras_gens.metrics.inception import FeatureExtractor
 
         extractor = FeatureExtractor(args.backbone, weights=args.weights, batch_size=args.batch_size)
@@ -134,7 +146,8 @@ def run(args) -> int:
 
         epoch = checkpoint_epoch(fake.run_dir) or 0
         suffix = "" if args.backbone == "fid_inception" else f"_{args.backbone}"
-        values = {f"{k}{suffix}" if k in ("fid", "kid", "kid_std") else k: v for k, v in scores.items()
+        feature_scores = ("fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "density", "coverage")
+        values = {f"{k}{suffix}" if k in feature_scores else k: v for k, v in scores.items()
                   if k not in ("fake_images", "real_images")}
         metrics_csv.upsert(fake.run_dir / "metrics.csv", epoch, values)
         print(f"written to {fake.run_dir / 'metrics.csv'} (epoch {epoch})")

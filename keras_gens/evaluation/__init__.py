@@ -1,16 +1,19 @@
-"""FID, KID and sharpness of generated images against real data, streamed batch by batch.
+"""FID, KID, Inception Score, precision/recall, density/coverage and sharpness of generated images,
+streamed batch by batch.
 
     fake = generated_images("runs/wae_resnet", n=10_000)          # run dir, SavedModel or image folder
     real = run_data_images("runs/wae_resnet", n=10_000)           # or data_images("celeba:data/celeba", ...)
     extractor = FeatureExtractor()                                # the standard FID Inception
-    scores = evaluate(["fid", "kid"], fake, real, extractor)
+    scores = evaluate(["fid", "kid", "precision_recall"], fake, real, extractor)
 
 Images travel as uint8 batches, so real and generated images are quantised
 alike (as PNG files would be); features are summarised by running moments
 (float64), so memory does not grow with the number of images.  KID needs
-the features themselves: the first ``KEEP_FEATURES`` are kept when it is asked
-for (and always for cached real data); the streams are shuffled (real) or
-i.i.d. (generated), so those are a random subset.
+the features themselves, and so do precision/recall and density/coverage: the
+first ``KEEP_FEATURES`` are kept when they are asked for (and always for cached
+real data); the streams are shuffled (real) or i.i.d. (generated), so those are a
+random subset.  The Inception Score keeps every generated image's features and
+maps them to the Inception's 1008 classes: one feature pass serves all metrics.
 
 Reference statistics of real data are cached under ``<KERAS_GENS_HOME>/fid_stats``
 keyed by the data (its files or array contents), the preprocessing (size,
@@ -31,7 +34,9 @@ import numpy as np
 
 from keras_gens.errors import UserError
 from keras_gens.metrics.frechet import FeatureMoments, frechet_distance, frechet_distance_to_samples
+from keras_gens.metrics.inception_score import inception_score
 from keras_gens.metrics.kid import kernel_inception_distance
+from keras_gens.metrics.manifold import density_coverage, precision_recall
 from keras_gens.metrics.sharpness import gradient_sharpness, laplacian_variance
 from keras_gens.outputs import Kind, check_folder, holds_only, mark, register_kind
 from keras_gens.run_dirs import is_run_dir, read_run_info, saved_model_dir
@@ -57,7 +62,15 @@ def mark_report_folder(folder: Path, default: Path):
     if Path(folder) != Path(default):
         mark(folder, EVALUATION)
 
-METRICS = ("fid", "kid", "sharpness")
+METRICS = ("fid", "kid", "is", "precision_recall", "density_coverage", "sharpness")
+# Metrics computed from Inception features; all but the Inception Score compare with real images.
+FEATURE_METRICS = ("fid", "kid", "is", "precision_recall", "density_coverage")
+REAL_METRICS = ("fid", "kid", "precision_recall", "density_coverage")
+# Metrics that need the features themselves, not only their moments.
+KEPT_METRICS = ("kid", "precision_recall", "density_coverage")
+# The neighbourhood sizes of the papers: k = 3 for precision/recall, k = 5 for density/coverage.
+PRECISION_RECALL_K = 3
+DENSITY_COVERAGE_K = 5
 KEEP_FEATURES = 10_000
 STATS_VERSION = 1
 
@@ -85,7 +98,8 @@ class Features:
 
 # --- where images come from ---------------------------------------------------------------
 
-def _data_cfg(spec: str, image_size, channels=3, split="train", crop=None, resize_method="bilinear", limit=None):
+def data_config(spec: str, image_size, channels=3, split="train", crop=None, resize_method="bilinear", limit=None):
+    """A ``data`` section that reads ``spec`` as evaluation does: [0, 1] images, checked quickly."""
     return {"source": spec, "split": split, "image_size": list(image_size), "channels": int(channels),
             "value_range": [0, 1], "crop": crop, "resize_method": resize_method, "validate": "quick",
             "on_error": "fail", "limit": limit}
@@ -137,7 +151,7 @@ def data_images(spec: str, n: int | None, *, image_size, channels=3, split="trai
     from keras_gens import data as data_lib
 
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    cfg = _data_cfg(spec, size, channels, split, crop, resize_method)
+    cfg = data_config(spec, size, channels, split, crop, resize_method)
     return _source_images(data_lib.load(cfg), cfg, n, seed, batch_size)
 
 
@@ -194,7 +208,7 @@ def folder_images(folder, n: int | None, *, seed: int = 0, batch_size: int = 50)
     from keras_gens import data as data_lib
     from keras_gens.data.pipeline import Preprocess
 
-    cfg = _data_cfg(f"folder:{folder}", (1, 1))
+    cfg = data_config(f"folder:{folder}", (1, 1))
     source = data_lib.load(cfg)
     first = source.paths[0]
     try:
@@ -285,12 +299,43 @@ def fid_score(fake: Features, real: Features) -> float:
     return frechet_distance(fake.moments.mean, fake.moments.cov, real.moments.mean, real.moments.cov)
 
 
+def _kept_real(real: Features, metric: str) -> np.ndarray:
+    if len(real.kept) < 2:
+        raise UserError(f"{metric} needs real features, and {real.meta.get('name')} holds only mean and covariance; "
+                        "give --real a data spec instead of a statistics file")
+    return real.kept
+
+
 def kid_score(fake: Features, real: Features, *, subsets: int = 100, subset_size: int = 1000,
               seed: int = 0) -> tuple[float, float]:
-    if len(real.kept) < 2:
-        raise UserError(f"KID needs real features, and {real.meta.get('name')} holds only mean and covariance; "
-                        "give --real a data spec instead of a statistics file")
-    return kernel_inception_distance(real.kept, fake.kept, subsets=subsets, subset_size=subset_size, seed=seed)
+    return kernel_inception_distance(_kept_real(real, "KID"), fake.kept, subsets=subsets, subset_size=subset_size,
+                                     seed=seed)
+
+
+def manifold_scores(metrics, fake: Features, real: Features) -> dict:
+    """Precision and recall (k = 3) and density and coverage (k = 5) of the kept features, as asked."""
+    scores = {}
+    pairs = (("precision_recall", precision_recall, PRECISION_RECALL_K, ("precision", "recall")),
+             ("density_coverage", density_coverage, DENSITY_COVERAGE_K, ("density", "coverage")))
+    for metric, score, k, names in pairs:
+        if metric not in metrics:
+            continue
+        kept_real = _kept_real(real, metric)
+        if min(len(kept_real), len(fake.kept)) <= k:
+            raise UserError(f"{metric} compares each image with its {k} nearest neighbours: it needs more than {k} "
+                            f"real and generated images, got {len(kept_real)} and {len(fake.kept)}")
+        scores.update(zip(names, score(kept_real, fake.kept, k=k)))
+    return scores
+
+
+def inception_score_of(fake: Features, extractor, splits: int = 10) -> tuple[float, float]:
+    """The Inception Score of every generated image's features (``extract(..., keep=count)``)."""
+    if len(fake.kept) < fake.moments.count:
+        raise ValueError("the Inception Score needs the features of every image; extract them with keep=count")
+    if len(fake.kept) < splits:
+        raise UserError(f"the Inception Score averages over {splits} parts: it needs at least {splits} images, "
+                        f"got {len(fake.kept)}")
+    return inception_score(extractor.logits(fake.kept), splits=splits)
 
 
 def sharpness_scores(images: Images) -> dict:
@@ -309,28 +354,38 @@ def sharpness_scores(images: Images) -> dict:
 def evaluate(metrics, fake: Images, real: Images | Features | None = None, extractor=None, *,
              cache_dir=None, use_cache: bool = True, kid_subsets: int = 100, kid_subset_size: int = 1000,
              seed: int = 0, log=print) -> dict:
-    """``{"fid": …, "kid": …, "kid_std": …, "sharpness": …, "laplacian_variance": …}`` for the metrics asked."""
+    """The scores asked for, from one pass of the feature network over each image set: ``fid``, ``kid`` and
+    ``kid_std``, ``is`` and ``is_std``, ``precision`` and ``recall``, ``density`` and ``coverage``,
+    ``sharpness`` and ``laplacian_variance``."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise UserError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
     scores = {}
-    if {"fid", "kid"} & set(metrics):
-        if real is None:
-            raise UserError("FID and KID compare with real images: give --real SPEC (or a run directory as --fake)")
+    if set(REAL_METRICS) & set(metrics) and real is None:
+        raise UserError(f"{', '.join(m for m in metrics if m in REAL_METRICS)} compare with real images: "
+                        "give --real SPEC (or a run directory as --fake)")
+    if set(FEATURE_METRICS) & set(metrics):
         if extractor is None:
             from keras_gens.metrics.inception import FeatureExtractor
 
             extractor = FeatureExtractor()
+        if "is" in metrics:
+            extractor.check_logits()  # before any image is read: the weight file may lack the classifier
+        keep = fake.count if "is" in metrics else KEEP_FEATURES if set(KEPT_METRICS) & set(metrics) else 0
+        fake_features = extract(fake, extractor, keep=keep, desc=f"features of {fake.name}")
+        if "is" in metrics:
+            scores["is"], scores["is_std"] = inception_score_of(fake_features, extractor)
+        scores["fake_images"] = fake_features.moments.count
+    if set(REAL_METRICS) & set(metrics):
         real_features = real if isinstance(real, Features) else reference_features(
             real, extractor, cache_dir=cache_dir, use_cache=use_cache, log=log)
-        fake_features = extract(fake, extractor, keep=KEEP_FEATURES if "kid" in metrics else 0,
-                                desc=f"features of {fake.name}")
         if "fid" in metrics:
             scores["fid"] = fid_score(fake_features, real_features)
         if "kid" in metrics:
             scores["kid"], scores["kid_std"] = kid_score(fake_features, real_features, subsets=kid_subsets,
                                                          subset_size=kid_subset_size, seed=seed)
-        scores["fake_images"], scores["real_images"] = fake_features.moments.count, real_features.moments.count
+        scores.update(manifold_scores(metrics, fake_features, real_features))
+        scores["real_images"] = real_features.moments.count
     if "sharpness" in metrics:
         scores.update(sharpness_scores(fake))
     return scores

