@@ -35,9 +35,10 @@ demo: $(STAMP)
 	@echo "samples: $(DEMO_OUT)/samples  generated: $(DEMO_OUT)/generated.png  TensorBoard: $(PY) -m tensorboard.main --logdir $(DEMO_OUT)/logs"
 
 # -p no:cacheprovider keeps the checkout clean; the session fixture in tests/conftest.py
-# stops any child process (TFF's worker) so CI never waits on a leftover.
+# stops any child process (TFF's worker) so CI never waits on a leftover. --durations lists the
+# slowest tests in every CI log: the suite must stay well under 25 minutes on 2 cores.
 test: $(STAMP)
-	$(PY) -m pytest -p no:cacheprovider -q -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -p no:cacheprovider -q -m "not slow" --durations=30 $(PYTEST_ARGS)
 
 # The long checks; PROPERTY_EXAMPLES=N sets how many random examples each property test draws (400).
 test-slow: $(STAMP)
@@ -102,7 +103,7 @@ $(FID_STAMP): requirements/fid-reference.txt
 	touch $@
 
 fid-weights: $(STAMP) $(FID_STAMP)
-	$(FID_VENV)/bin/python tools/fetch_fid_weights.py --out "$(FID_WEIGHTS)"
+	$(FID_VENV)/bin/python tools/fetch_fid_weights.py --out "$(FID_WEIGHTS)" $(FID_ARGS)
 
 verify-fid: fid-weights
 	$(PY) tools/verify_fid.py $(VERIFY_ARGS)

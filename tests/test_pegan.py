@@ -251,6 +251,7 @@ def _small_model(name, **overrides):
     return spec.build(cfg, DataInfo((32, 96, 1), 40, (-1.0, 1.0), prior))
 
 
+@pytest.mark.slow  # (make test-slow) 40 s on 2 cores, most of it the export; test_pxd exports a PE-GAN too
 def test_generator_prior_joins_the_conditioning_as_the_text_reads(tmp_path):
     """model.generator_prior: Table 1's generator takes Embed(y) and z; the text's also the sensor's
     mean occupancy, projected, a constant that the exported generator carries."""

@@ -28,7 +28,7 @@ from keras_gens.utils import faults
 from tests.helpers import SMALL_VAE
 
 SECONDS_PER_EXAMPLE = 240
-EXAMPLES = {"default": 25, "slow": 400}
+EXAMPLES = {"default": 10, "slow": 400}
 
 
 def leaves(section, prefix=""):

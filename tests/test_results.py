@@ -67,6 +67,10 @@ def test_every_section_claim_and_figure_is_written(which, request):
     summary = text[text.index("Claims at a glance"):positions[0]]
     assert summary.count("| **") == len(claims)
     assert all(c["holds"] in (True, False, None) and c["evidence"] for c in claims)
+    # a pipeline budget decides nothing, whatever the runs measured
+    assert all(c["verdict"] == "undecided" and c["verdict_text"] == "undecided (tiny budget: pipeline check)"
+               and set(c["quality_bar"]) == {"met", "detail"} for c in claims)
+    assert summary.count("**undecided (tiny budget: pipeline check)**") == len(claims)
     # markdown tables are well formed: every row of a table has its header's number of cells
     for table in re.findall(r"(?:^\|.*\|\n)+", text, flags=re.M):
         widths = {row.count("|") for row in table.strip().splitlines()}
@@ -232,7 +236,8 @@ def test_an_older_header_is_reworded_and_the_sections_kept(tmp_path):
     report.write(report_file, figures, [common.Section("reid", "Re-ID", "body", [claim], 60.0)], ctx, ["reid"])
     text = report_file.read_text()
     assert text.startswith(report.HEADER) and "old words" not in text
-    assert kept.strip() in text and "| re-ID | c | **holds** | quick, 3 seed(s) |" in text
+    assert kept.strip() in text
+    assert "| re-ID | c | **undecided (quick budget: pipeline check)** | quick, 3 seed(s) |" in text
     assert text.index("results-wae: begin") < text.index("results-reid: begin")
 
 
@@ -260,3 +265,22 @@ def test_ocgan_claims_compare_each_octave_model_with_its_base():
     for name in summary:
         summary[name]["collapses"] = 0
     assert ocgan.claims_of(summary, "fid", 3)[2].holds is None  # nothing collapsed: undecided
+
+
+def test_a_claim_is_decided_only_above_its_quality_bar_and_beyond_the_pipeline_budgets():
+    from keras_gens.results.common import Claim
+
+    met = {"met": True, "detail": "every model above its bar"}
+    below = {"met": False, "detail": "dcgan seed 1: FID 82 > 70"}
+    assert Claim("p", "c", True, "e", met).verdict_at("full") == "holds"
+    assert Claim("p", "c", False, "e", met).verdict_text("full") == "does not hold"
+    for budget in ("tiny", "quick"):
+        claim = Claim("p", "c", True, "e", met)
+        assert claim.verdict_at(budget) == "undecided"
+        assert claim.verdict_text(budget) == f"undecided ({budget} budget: pipeline check)"
+    claim = Claim("p", "c", False, "e", below)
+    assert claim.verdict_at("full") == "undecided"
+    assert claim.verdict_text("full") == "undecided (below the quality bar: dcgan seed 1: FID 82 > 70)"
+    assert Claim("p", "c", True, "e").verdict_text("full") == "undecided (quality bar not measured)"
+    stored = Claim("p", "c", True, "e").stored("full")
+    assert stored["verdict"] == "undecided" and stored["quality_bar"] == {"met": False, "detail": "not measured"}

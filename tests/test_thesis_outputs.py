@@ -50,6 +50,7 @@ def test_interpolation_walks_the_straight_line_between_codes():
     np.testing.assert_allclose(path[0, :, 0, 0, 0], [0.25, 0.5, 0.75], rtol=1e-6)
 
 
+@pytest.mark.slow  # (make test-slow) a minute on 2 cores; the results tiny run scores the auto-encoders the same way
 def test_comparison_table_and_run_figures(tmp_path):
     weights = write_random_fid_weights(tmp_path / "fid.npz")
     tmp_path = tmp_path / "comparison"  # a folder of its own: compare writes into nothing it did not make

@@ -58,12 +58,15 @@ class _FeatureStream:
 
 def evaluate_autoencoder(model, heldout_source, *, n: int, reconstructions: int | None = None, pairs: int = 16,
                          steps: int = 8, seed: int = 0, batch_size: int = 100, extractor=None,
-                         reference=None) -> dict:
+                         reference=None, judge=None) -> dict:
     """The comparison's metrics for one trained auto-encoder (streamed: memory does not grow with n).
 
     ``n`` random samples from the prior; ``reconstructions`` held-out images (default ``n``; at most
     the held-out split's size).  With a FID ``extractor`` and the ``reference`` features of real
-    held-out images, the random samples and the reconstructions are also scored by FID."""
+    held-out images, the random samples and the reconstructions are also scored by FID.  With a
+    ``judge`` (keras_gens.evaluation.digit_judge) and a labelled held-out split, also the share of the
+    random samples it gives each class (``random_class_shares``) and the share of reconstructions it
+    gives their input's label (``reconstruction_agreement``)."""
     from keras_gens.figures import interpolate
     from keras_gens.metrics import gradient_sharpness, laplacian_variance
 
@@ -74,11 +77,14 @@ def evaluate_autoencoder(model, heldout_source, *, n: int, reconstructions: int 
         ("interpolation_sharpness", gradient_sharpness))}
     random_features, recon_features = _FeatureStream(extractor, vr), _FeatureStream(extractor, vr)
     codes = model.sample_latent(n, seed=seed)
+    judged_classes, agreeing = [], 0
     for start in range(0, n, batch_size):
         images = np.asarray(model.generate(codes[start:start + batch_size]))
         meters["random_sharpness"].add(images)
         meters["random_laplacian_var"].add(images)
         random_features.add(images)
+        if judge is not None:
+            judged_classes.append(judge.classify(images, vr))
 
     n_real = min(n if reconstructions is None else reconstructions, heldout_source.num_examples)
     squared_error, pixels, done = 0.0, 0, 0
@@ -88,6 +94,8 @@ def evaluate_autoencoder(model, heldout_source, *, n: int, reconstructions: int 
         meters["reconstruction_sharpness"].add(recon)
         meters["reconstruction_laplacian_var"].add(recon)
         recon_features.add(recon)
+        if judge is not None:
+            agreeing += int(np.sum(judge.classify(recon, vr) == batch["label"].numpy()[: len(real)]))
         squared_error += float(np.sum((recon - real) ** 2))
         pixels += real.size
         done += len(real)
@@ -101,6 +109,10 @@ def evaluate_autoencoder(model, heldout_source, *, n: int, reconstructions: int 
     result = {name: meter.value for name, meter in meters.items()}
     result["reconstruction_mse"] = squared_error / max(pixels, 1)
     result["random_fid"], result["reconstruction_fid"] = random_features.fid(reference), recon_features.fid(reference)
+    if judge is not None:
+        classes = np.concatenate(judged_classes)
+        result["random_class_shares"] = (np.bincount(classes, minlength=10) / len(classes)).tolist()
+        result["reconstruction_agreement"] = agreeing / max(done, 1)
     return result
 
 

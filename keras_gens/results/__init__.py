@@ -58,7 +58,7 @@ def run(args, argv, log=print) -> int:
         section.seconds = section_seconds(ctx.out / key, time.perf_counter() - started, ctx.worked)
         report.write(report_file, figures, [section], ctx, argv)
         for claim in section.claims:
-            log(f"[results] {key}: {claim.claim}: {claim.verdict.upper()} ({claim.evidence})")
+            log(f"[results] {key}: {claim.claim}: {claim.verdict_text(ctx.budget).upper()} ({claim.evidence})")
         log(f"[results] {key} written to {report_file} ({format_seconds(section.seconds)} measured)")
     log(f"[results] done in {ctx.progress.estimate().split(',')[0]}: {report_file}, figures in {figures}")
     return 0

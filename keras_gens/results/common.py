@@ -8,6 +8,7 @@ was measured and the run's checkpoint), so a finished experiment is only re-tabu
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
@@ -17,21 +18,47 @@ from pathlib import Path
 import numpy as np
 
 BUDGETS = ("tiny", "quick", "full")
+# Budgets that check the pipeline: their models have not learned enough for any claim to be judged.
+PIPELINE_BUDGETS = ("tiny", "quick")
 VERDICTS = {True: "holds", False: "does not hold", None: "undecided"}
 
 
 @dataclass
 class Claim:
-    """One claim of a paper and what our runs say of it: ``holds`` is True, False or None (not decidable)."""
+    """One claim of a paper and what our runs say of it: ``holds`` is True, False or None (not decidable).
+
+    ``quality_bar`` is ``{"met": bool, "detail": str}``: whether the models the claim rests on reach
+    their quality bars (RESULTS.md, "Does each model work?").  A claim on models below their bar, or
+    whose bar was not measured, or judged at a pipeline budget, is undecided whatever ``holds`` says.
+    """
 
     paper: str
     claim: str
     holds: bool | None
     evidence: str
+    quality_bar: dict | None = None
 
-    @property
-    def verdict(self) -> str:
+    def verdict_at(self, budget: str) -> str:
+        """``holds``, ``does not hold`` or ``undecided``: what may be said of the claim at ``budget``."""
+        if budget in PIPELINE_BUDGETS or not (self.quality_bar or {}).get("met"):
+            return VERDICTS[None]
         return VERDICTS[self.holds]
+
+    def verdict_text(self, budget: str) -> str:
+        """The verdict with its reason when the runs cannot decide it."""
+        if budget in PIPELINE_BUDGETS:
+            return f"undecided ({budget} budget: pipeline check)"
+        if self.quality_bar is None:
+            return "undecided (quality bar not measured)"
+        if not self.quality_bar["met"]:
+            return f"undecided (below the quality bar: {self.quality_bar['detail']})"
+        return VERDICTS[self.holds]
+
+    def stored(self, budget: str) -> dict:
+        """The claim as claims.json keeps it: its fields, its ``verdict`` and why."""
+        return {**dataclasses.asdict(self), "verdict": self.verdict_at(budget),
+                "verdict_text": self.verdict_text(budget),
+                "quality_bar": self.quality_bar or {"met": False, "detail": "not measured"}}
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import json
 import shlex
-from dataclasses import asdict
 from pathlib import Path
 
 from keras_gens.results.common import VERDICTS, format_seconds, machine
@@ -57,9 +56,10 @@ def write(report: Path, figures: Path, sections: list, ctx, argv):
         atomic_write_text(report, HEADER + "\n" + old[old.index(SUMMARY_BEGIN):])
     for section in sections:
         meta = section_meta(section, ctx, argv)
-        store[section.key] = {"title": section.title, "meta": meta, "claims": [asdict(c) for c in section.claims]}
-        claims = markdown_table([{"claim": c.claim, "verdict": f"**{c.verdict}**", "evidence": c.evidence}
-                                 for c in section.claims], ["claim", "verdict", "evidence"])
+        store[section.key] = {"title": section.title, "meta": meta,
+                              "claims": [c.stored(ctx.budget) for c in section.claims]}
+        claims = markdown_table([{"claim": c.claim, "verdict": f"**{c.verdict_text(ctx.budget)}**",
+                                  "evidence": c.evidence} for c in section.claims], ["claim", "verdict", "evidence"])
         text = (f"## {section.title}\n\n"
                 f"*Made by `{meta['command']}` on {meta['date']}; budget `{meta['budget']}`, {meta['seeds']} "
                 f"seed(s); {meta['machine']}; measured time (training + evaluation) "
@@ -81,7 +81,9 @@ def summary(store: dict) -> str:
         meta = store[key]["meta"]
         total += meta["seconds"]
         for c in store[key]["claims"]:
-            rows.append({"paper": c["paper"], "claim": c["claim"], "verdict": f"**{VERDICTS[c['holds']]}**",
+            # Stores from before verdicts took budget and quality bars into account keep only ``holds``.
+            verdict = c.get("verdict_text", VERDICTS[c["holds"]])
+            rows.append({"paper": c["paper"], "claim": c["claim"], "verdict": f"**{verdict}**",
                          "budget": f"{meta['budget']}, {meta['seeds']} seed(s)"})
     budgets = sorted({store[k]["meta"]["budget"] for k in store})
     return ("## Claims at a glance\n\n" + markdown_table(rows, ["paper", "claim", "verdict", "budget"])

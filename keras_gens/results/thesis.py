@@ -16,7 +16,7 @@ from keras_gens.results.figures import montage
 KEY, TITLE = "wae", "WAE-ResNet thesis: four auto-encoders"
 MODELS = ("vae", "vae_resnet", "wae", "wae_resnet")
 SETTINGS = {  # epochs of every model; images scored for FID (random samples and reconstructions, each)
-    "tiny": {"epochs": 1, "samples": 20, "limit": 100, "models": ("vae", "wae")},
+    "tiny": {"epochs": 1, "samples": 20, "limit": 100, "models": ("vae", "wae"), "judge": {"epochs": 1, "limit": 500}},
     "quick": {"epochs": 4, "samples": 150, "limit": None},
     "full": {"epochs": 40, "samples": 1000, "limit": None},
 }
@@ -49,9 +49,11 @@ def planned_runs(ctx) -> int:
     return len(models(ctx)) * len(ctx.seeds)
 
 
-def measure_run(result, seed: int, samples: int, fid: bool) -> dict:
+def measure_run(result, seed: int, samples: int, fid: bool, judge_settings=()) -> dict:
     """The thesis's scores of one trained run (in whichever process trained it): FID against the same
-    real held-out digits for every model and seed (their features are cached on disk), sharpness, MSE."""
+    real held-out digits for every model and seed (their features are cached on disk), sharpness, MSE;
+    and the quality bars' measures: the digit judge's class shares of the random samples and its
+    agreement with the held-out reconstructions' labels."""
     from keras_gens import data as data_lib
     from keras_gens.evaluation import reference_features, source_images
     from keras_gens.experiments.thesis import evaluate_autoencoder
@@ -61,8 +63,22 @@ def measure_run(result, seed: int, samples: int, fid: bool) -> dict:
     extractor = _fid_extractor() if fid else None
     reference = (reference_features(source_images(heldout, n, seed=1), extractor, log=lambda m: None)
                  if extractor is not None else None)
-    values = evaluate_autoencoder(result.model, heldout, n=n, seed=seed, extractor=extractor, reference=reference)
-    return {k: None if values[k] == "" else float(values[k]) for k in COLUMNS}
+    judge = _digit_judge(tuple(judge_settings))
+    values = evaluate_autoencoder(result.model, heldout, n=n, seed=seed, extractor=extractor, reference=reference,
+                                  judge=judge)
+    return {**{k: None if values[k] == "" else float(values[k]) for k in COLUMNS},
+            "random_class_shares": values["random_class_shares"],
+            "reconstruction_agreement": values["reconstruction_agreement"], "judge_accuracy": judge.heldout_accuracy}
+
+
+@functools.lru_cache(maxsize=1)
+def _digit_judge(settings: tuple):
+    """The judge of every run (the tiny budget trains a cheaper one: it checks the pipeline only)."""
+    from keras_gens.evaluation.digit_judge import train_digit_judge
+
+    settings = dict(settings)
+    return train_digit_judge(seed=0, recipe={"epochs": settings["epochs"]} if "epochs" in settings else None,
+                             limit=settings.get("limit"), log=lambda m: None)
 
 
 @functools.lru_cache(maxsize=1)
@@ -81,15 +97,17 @@ def run(ctx) -> Section:
     fid = default_weights_path().is_file()
     if not fid:
         fid_extractor("auto", log=ctx.log)  # says what is missing and how to install it
-    key = f"thesis-n{s['samples']}-{'fid' if fid else 'nofid'}"
+    key = f"thesis-n{s['samples']}-{'fid' if fid else 'nofid'}-judged"
     specs = {}
     for seed in ctx.seeds:
         for model in chosen:
             overrides = ["data.source=mnist5k", f"train.epochs={s['epochs']}", f"train.seed={seed}"]
             if s["limit"]:
                 overrides.append(f"data.limit={s['limit']}")
-            measure = functools.partial(measure_run, seed=seed, samples=s["samples"], fid=fid)
+            measure = functools.partial(measure_run, seed=seed, samples=s["samples"], fid=fid,
+                                        judge_settings=tuple(sorted(s.get("judge", {}).items())))
             specs[seed, model] = RunSpec(f"{model}-s{seed}", model, tuple(overrides), measure=(key, measure, None))
+    _digit_judge(tuple(sorted(s.get("judge", {}).items())))  # trained once here, then read from its cache by workers
     ctx.train_all(KEY, specs.values())
     scores = {m: [ctx.trained(KEY, specs[seed, m])[1] for seed in ctx.seeds] for m in chosen}
 
@@ -111,11 +129,14 @@ def run(ctx) -> Section:
         figures.append((f"Figure {number}: {kind}", name))
 
     means = {m: {c: mean_std([v[c] for v in scores[m]])[0] for c in COLUMNS} for m in chosen}
-    claims = claims_of(means, chosen, len(ctx.seeds))
+    quality_rows, misses = quality(scores, ctx.seeds)
+    claims = claims_of(means, chosen, len(ctx.seeds), misses)
     from keras_gens.utils.tables import markdown_table
 
     cols = ["model", *COLUMNS]
-    body = (f"{len(chosen)} models × {len(ctx.seeds)} seeds, {s['epochs']} epochs each, mnist5k (real MNIST digits, "
+    body = (quality_text(quality_rows, scores, s["samples"]) +
+            f"\n\n**The thesis's comparison.** {len(chosen)} models × {len(ctx.seeds)} seeds, {s['epochs']} epochs "
+            f"each, mnist5k (real MNIST digits, "
             f"4,000 train / 1,000 held out) at **32×32**, the models' `--smoke` widths (equal channel counts). "
             f"FID (standard Inception weights) of {s['samples']} random samples and of {s['samples']} held-out "
             f"reconstructions against {s['samples']} real held-out digits; with so few images FID is biased "
@@ -128,7 +149,42 @@ def run(ctx) -> Section:
     return Section(KEY, TITLE, body, claims)
 
 
-def claims_of(means, chosen, seeds) -> list:
+def quality(scores, seeds) -> tuple[list, dict]:
+    """The "Does each model work?" rows, one per run, and each model's misses (empty: every run met its bars)."""
+    from keras_gens.evaluation.digit_judge import RECONSTRUCTION_BAR, mode_coverage
+
+    rows, misses = [], {}
+    for model, runs in scores.items():
+        misses[model] = []
+        for seed, values in zip(seeds, runs):
+            covered, coverage_detail = mode_coverage(values["random_class_shares"])
+            agreement = values["reconstruction_agreement"]
+            kept = agreement >= RECONSTRUCTION_BAR
+            if not covered:
+                misses[model].append(f"{model} seed {seed}: {coverage_detail}")
+            if not kept:
+                misses[model].append(f"{model} seed {seed}: {agreement:.1%} of reconstructions keep their digit "
+                                     f"(bar {RECONSTRUCTION_BAR:.0%})")
+            shares = values["random_class_shares"]
+            rows.append({"model": model, "seed": seed, "samples per digit": f"{min(shares):.1%}–{max(shares):.1%}",
+                         "every digit 2–25%": "yes" if covered else "**no**",
+                         "reconstructions keep their digit": f"{agreement:.1%}",
+                         "≥ 90%": "yes" if kept else "**no**"})
+    return rows, misses
+
+
+def quality_text(rows, scores, samples) -> str:
+    from keras_gens.utils.tables import markdown_table
+
+    accuracy = next(iter(scores.values()))[0]["judge_accuracy"]
+    return (f"**Does each model work?** A digit judge (a small CNN trained on the 4,000 real mnist5k training "
+            f"digits; {accuracy:.1%} correct on the 1,000 held-out ones) labels {samples} random samples of each "
+            f"run, and every digit must get 2–25% of them; and it must give at least 90% of the held-out "
+            f"reconstructions their input's label. A claim about models that miss a bar is undecided.\n\n"
+            + markdown_table(rows, list(rows[0])))
+
+
+def claims_of(means, chosen, seeds, misses=None) -> list:
     import math
 
     no_fid = "no FID: the standard FID weights are not installed (make fid-weights)"
@@ -141,7 +197,11 @@ def claims_of(means, chosen, seeds) -> list:
     wae_sharp = min(means[m]["random_sharpness"] for m in ("wae", "wae_resnet"))
     vae_sharp = max(means[m]["random_sharpness"] for m in ("vae", "vae_resnet"))
     sharp_text = ", ".join(f"{m} {means[m]['random_sharpness']:.2f}" for m in MODELS)
-    return [
+    missed = [line for m in MODELS for line in (misses or {}).get(m, [])]
+    bar = {"met": bool(misses) and not missed,
+           "detail": "; ".join(missed) if missed else "every run of the four models met its bars" if misses
+           else "not measured"}
+    claims = [
         Claim("thesis", "WAE-ResNet has the lowest FID of random samples (Table 4.4)",
               order[0] == "wae_resnet" if has_fid else None,
               no_fid if not has_fid else f"mean FID over {seeds} seeds, lowest first: {fid_text}"),
@@ -152,6 +212,9 @@ def claims_of(means, chosen, seeds) -> list:
         Claim("thesis", "the WAEs' random samples are sharper than the VAEs' (Table 4.4)", wae_sharp > vae_sharp,
               f"mean gradient sharpness: {sharp_text}"),
     ]
+    for claim in claims:
+        claim.quality_bar = bar
+    return claims
 
 
 def real_sharpness(ctx, model) -> float:
