@@ -141,7 +141,7 @@ def parse(text, name):
 
 def test_evaluate_subcommands_score_image_folders(tmp_path, capsys, weights_files):
     with_classifier, _ = weights_files
-    dark = image_folder(tmp_path / "dark", 12, seed=0)
+    dark = image_folder(tmp_path / "dark", 12, seed=0)  # the Inception Score needs 10 or more
     bright = image_folder(tmp_path / "bright", 12, seed=2, bright=True)
     common = ["--n", "all", "--weights", with_classifier, "--batch-size", 8]
     code, out = run_evaluate(capsys, "is", "precision_recall", "density_coverage", "--fake", dark,
@@ -177,6 +177,7 @@ def test_too_few_images_for_the_neighbourhoods_is_one_clear_line(tmp_path, capsy
     assert code == 2 and "more than 3 real and generated images" in out
 
 
+@pytest.mark.slow  # (make test-slow) trains a run; test_evaluate checks a run's metrics.csv for FID in make test
 def test_scores_of_a_run_go_into_its_metrics_table(tmp_path, capsys, weights_files):
     run = tmp_path / "run"
     train_tiny(run, "train.epochs=1")
