@@ -131,7 +131,8 @@ def train_digit_judge(seed: int = 0, *, recipe: dict | None = None, limit: int |
     model = build_judge()
     model.compile(optimizer=tf.keras.optimizers.Adam(recipe["learning_rate"]),
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    if path.is_file():
+    trained_before = path.is_file()
+    if trained_before:
         model.load_weights(str(path))
     else:
         log(f"training the digit judge on {len(train_images)} mnist5k digits ({recipe['epochs']} epochs)")
@@ -142,6 +143,7 @@ def train_digit_judge(seed: int = 0, *, recipe: dict | None = None, limit: int |
         temporary.replace(path)
     judge = DigitJudge(model, 0.0, seed)
     judge.heldout_accuracy = judge.agreement(test_images, test_labels)
-    atomic_write_text(path.with_suffix(".json"), json.dumps({"heldout_accuracy": judge.heldout_accuracy,
-                                                             "recipe": recipe, "seed": seed}) + "\n")
+    if not trained_before:  # what the cached weights score, written once beside them
+        atomic_write_text(path.with_suffix(".json"), json.dumps({"heldout_accuracy": judge.heldout_accuracy,
+                                                                 "recipe": recipe, "seed": seed}) + "\n")
     return judge

@@ -98,6 +98,7 @@ def run(ctx) -> Section:
     if not fid:
         fid_extractor("auto", log=ctx.log)  # says what is missing and how to install it
     key = f"thesis-n{s['samples']}-{'fid' if fid else 'nofid'}-judged"
+    judge_settings = tuple(sorted(s.get("judge", {}).items()))
     specs = {}
     for seed in ctx.seeds:
         for model in chosen:
@@ -105,9 +106,9 @@ def run(ctx) -> Section:
             if s["limit"]:
                 overrides.append(f"data.limit={s['limit']}")
             measure = functools.partial(measure_run, seed=seed, samples=s["samples"], fid=fid,
-                                        judge_settings=tuple(sorted(s.get("judge", {}).items())))
+                                        judge_settings=judge_settings)
             specs[seed, model] = RunSpec(f"{model}-s{seed}", model, tuple(overrides), measure=(key, measure, None))
-    _digit_judge(tuple(sorted(s.get("judge", {}).items())))  # trained once here, then read from its cache by workers
+    _digit_judge(judge_settings)  # trained once here, then read from its cache by the workers
     ctx.train_all(KEY, specs.values())
     scores = {m: [ctx.trained(KEY, specs[seed, m])[1] for seed in ctx.seeds] for m in chosen}
 
