@@ -5,7 +5,7 @@
 #               make bench-reid: re-ID stages, extraction and ranking; make bench-pxd: PE-GAN events
 #   make simulate   the federated experiment on the embedded digits (SIM_ARGS="key=value ...")
 #   make notebooks  run the notebooks at their defaults and save them with their outputs
-#   make results    every paper's claims measured on embedded data: RESULTS.md (RESULTS_ARGS="--budget full")
+#   make results    every paper's claims measured on embedded data: RESULTS.md (RESULTS_ARGS="wae --budget standard")
 #   make fid-weights / verify-fid / bench-fid   the standard FID weights; agreement and speed against pytorch-fid
 #   make bench-jobs   results runs side by side (--jobs 2) against one after another
 #   make bench-checkpoint   what checkpoints within an epoch cost a smoke run
@@ -87,8 +87,9 @@ simulate: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) tools/execute_notebooks.py $(NOTEBOOK_ARGS)
 
-# Trains what each paper's claims need (quick budget: aimed at an hour on 2 cores, longer today: RESULTS.md gives the time; the FID weights first),
-# rewrites RESULTS.md and docs/results/. Re-running resumes. RESULTS_ARGS="reid --budget full" etc.
+# Trains what each paper's claims need (the FID weights first) and rewrites RESULTS.md and docs/results/; re-running
+# resumes. RESULTS_ARGS="wae --budget standard": train until every model meets its quality bar, then decide (each
+# section within 90 minutes on 2 cores, OC-GAN 150); the default quick budget is the pipeline check (undecided).
 results: $(STAMP) fid-weights
 	$(PY) -m keras_gens.results $(RESULTS_ARGS)
 

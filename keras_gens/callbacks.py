@@ -232,9 +232,11 @@ class GenerativeScores(tf.keras.callbacks.Callback):
 
     def __init__(self, metric: str, *, every: int, samples: int, real=None, make_extractor=None,
                  figures_dir=None, metrics_path=None, initial_epoch: int = 0, seed: int = 0,
-                 batch_size: int = 50, write: bool = True, log=print):
+                 batch_size: int = 50, write: bool = True, also=(), log=print):
         super().__init__()
         self.metric, self.every, self.samples = metric, int(every), int(samples)
+        # more scores from the same features (eval.also: kid, precision_recall, density_coverage): FID/KID only
+        self.also = tuple(m for m in also if m != metric) if metric in ("fid", "kid") else ()
         self.real, self.make_extractor = real, make_extractor
         self.figures_dir = Path(figures_dir) if figures_dir else None
         self.metrics_path = Path(metrics_path) if metrics_path else None
@@ -271,8 +273,8 @@ class GenerativeScores(tf.keras.callbacks.Callback):
                 yield images
 
         fake = evaluation.Images(f"epoch {done} samples", self.samples, None, batches)
-        scores = evaluation.evaluate([self.metric], fake, self.reference, self.extractor, seed=self.seed,
-                                     log=self.log)
+        scores = evaluation.evaluate([self.metric, *self.also], fake, self.reference, self.extractor,
+                                     seed=self.seed, log=self.log)
         scores.pop("fake_images", None)
         scores.pop("real_images", None)
         logs.update(scores)

@@ -83,6 +83,13 @@ FLEXIBLE_TYPES = {
     "data.augment.resize": "size",
 }
 
+class SubsetOf(list):
+    """A list setting whose every entry is one of these (each at most once)."""
+
+    def admits(self, value) -> bool:
+        return isinstance(value, list) and len(set(map(str, value))) == len(value) and all(v in self for v in value)
+
+
 # Choices that hold for every model; models add their own through the registry.
 COMMON_CHOICES = {
     "data.channels": [1, 3],
@@ -97,6 +104,8 @@ COMMON_CHOICES = {
     "train.distribute": ["auto", "mirrored", "multiworker", "none"],
     "eval.metric": ["none", "fid", "kid", "sharpness"],
     "eval.backbone": ["fid_inception", "keras_imagenet"],
+    "eval.precision": ["float32", "bfloat16"],
+    "eval.also": SubsetOf(["kid", "precision_recall", "density_coverage"]),
 }
 
 @dataclass(frozen=True)
@@ -340,6 +349,7 @@ def resolve(
     validate_choices(cfg, {**COMMON_CHOICES, **(choices or {})})
     validate_values(cfg, {**RANGES, **(ranges or {})}, OPTIONAL, NOT_COUNTS)
     validate_batch_shape(cfg)
+    validate_scores(cfg)
     return Config.wrap(cfg)
 
 
@@ -355,6 +365,14 @@ def chosen_reading(defaults: Mapping, user_settings: Mapping | None, overrides: 
         if key.strip() == "model.reading":
             reading = override_value(text)
     return reading
+
+
+def validate_scores(cfg: Mapping):
+    """``eval.also`` adds scores to FID's or KID's feature pass: with another metric it would do nothing."""
+    scoring = cfg.get("eval", {})
+    if scoring.get("also") and scoring.get("metric") not in ("fid", "kid"):
+        raise ConfigError(f"'eval.also' ({', '.join(map(str, scoring['also']))}) adds scores to FID's or KID's "
+                          f"features: set eval.metric=fid or kid (it is {scoring.get('metric')!r}), or eval.also=[]")
 
 
 def validate_batch_shape(cfg: Mapping):
@@ -536,7 +554,11 @@ def validate_choices(cfg: Mapping, choices: Mapping[str, list]):
                 node = node[part]
         except (KeyError, TypeError):
             continue
-        if node not in allowed:
+        if isinstance(allowed, SubsetOf):
+            if not allowed.admits(node):
+                raise ConfigError(f"'{dotted}' must be a list of distinct entries from "
+                                  f"{', '.join(str(a) for a in allowed)}; got {node!r}")
+        elif node not in allowed:
             raise ConfigError(
                 f"'{dotted}' must be one of {', '.join(str(a) for a in allowed)}; got {node!r}"
             )

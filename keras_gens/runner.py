@@ -450,8 +450,9 @@ def _scores_callback(cfg, run_dir, initial_epoch, chief) -> GenerativeScores:
         reference_seed = cfg.train.seed if e.get("reference_seed") is None else e.reference_seed
         real = training_data_images(cfg.data, e.reference_samples, seed=reference_seed, batch_size=e.batch_size)
     return GenerativeScores(
-        e.metric, every=e.every, samples=e.samples, real=real,
-        make_extractor=lambda: FeatureExtractor(e.backbone, weights=e.weights, batch_size=e.batch_size),
+        e.metric, every=e.every, samples=e.samples, real=real, also=tuple(e.also),
+        make_extractor=lambda: FeatureExtractor(e.backbone, weights=e.weights, batch_size=e.batch_size,
+                                                precision=e.precision),
         figures_dir=run_dir / "figures", metrics_path=run_dir / "metrics.csv", initial_epoch=initial_epoch,
         seed=cfg.train.seed, batch_size=e.batch_size, write=chief)
 

@@ -77,6 +77,19 @@ def test_choices_are_listed():
         vae_config(overrides=["data.channels=2"])
 
 
+def test_extra_scores_are_a_list_of_feature_metrics_beside_fid_or_kid():
+    cfg = vae_config(overrides=["eval.metric=fid", "eval.also=[precision_recall, density_coverage]"])
+    assert list(cfg.eval.also) == ["precision_recall", "density_coverage"]
+    with pytest.raises(ConfigError, match="'eval.also' must be a list of distinct entries from kid, precision_recall"):
+        vae_config(overrides=["eval.metric=fid", "eval.also=[recall]"])
+    with pytest.raises(ConfigError, match="'eval.also' must be a list"):
+        vae_config(overrides=["eval.metric=fid", "eval.also=[kid, kid]"])
+    with pytest.raises(ConfigError, match="set eval.metric=fid or kid"):
+        vae_config(overrides=["eval.metric=sharpness", "eval.also=[kid]"])
+    with pytest.raises(ConfigError, match="'eval.precision' must be one of float32, bfloat16"):
+        vae_config(overrides=["eval.precision=float16"])
+
+
 def test_user_config_file_is_checked_like_overrides(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text("train:\n  epochs: 7\nmodel:\n  latent_dim: 64\n")

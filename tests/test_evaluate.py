@@ -142,12 +142,14 @@ def test_fid_during_training_logs_plots_and_survives_resume(tmp_path, weights_fi
     run_dir = tmp_path / "run"
     scoring = ["eval.metric=fid", f"eval.weights={weights_file}", "eval.samples=12", "eval.reference_samples=24",
                "eval.batch_size=12"]
-    first = train_tiny(run_dir, "train.epochs=1", *scoring)
-    assert "fid" in first.history
-    train_tiny(run_dir, "train.epochs=3", *scoring, "eval.every=2")  # resumes; scores epoch 2 and the last
+    also = "eval.also=[precision_recall, density_coverage]"  # from the same features, into the same table
+    first = train_tiny(run_dir, "train.epochs=1", *scoring, also)
+    assert "fid" in first.history and "recall" in first.history
+    train_tiny(run_dir, "train.epochs=3", *scoring, also, "eval.every=2")  # resumes; scores epoch 2 and the last
     rows = {int(r["epoch"]): r for r in metrics_csv.read_rows(run_dir / "metrics.csv")}
     assert sorted(rows) == [1, 2, 3]
     assert all(float(rows[e]["fid"]) > 0 for e in (1, 2, 3))
+    assert all(0 <= float(rows[e][name]) <= 1 for e in (1, 2, 3) for name in ("precision", "recall", "coverage"))
     assert (run_dir / "figures" / "fid.png").stat().st_size > 1000
     assert list((run_dir / "logs" / "train").glob("events.out.tfevents.*"))
 

@@ -264,6 +264,21 @@ def test_features_are_2048_d_and_the_same_for_uint8_float_and_grayscale_inputs(e
     assert not np.allclose(f_uint8[0], f_uint8[1])
 
 
+def test_bfloat16_features_are_close_to_float32_and_cached_apart(weights_file, extractor):
+    half = FeatureExtractor(weights=weights_file, batch_size=4, precision="bfloat16")
+    assert half.model.get_layer("Conv2d_1a_3x3").compute_dtype == "bfloat16"
+    assert half.model.get_layer("pool3").compute_dtype == "float32"  # the features are averaged in float32
+    assert tf.keras.mixed_precision.global_policy().name == "float32"  # building it changed nothing else
+    images = np.random.default_rng(9).integers(0, 256, (3, 24, 24, 3), dtype=np.uint8)
+    full, reduced = extractor(images), half(images)
+    assert reduced.dtype == np.float64
+    assert np.linalg.norm(reduced - full) / np.linalg.norm(full) < 0.05
+    assert not np.array_equal(reduced, full)
+    assert half.weights_id == extractor.weights_id + "-bfloat16"  # reference statistics are cached apart
+    with pytest.raises(UserError, match="float32, bfloat16"):
+        FeatureExtractor(weights=weights_file, precision="float16")
+
+
 def test_missing_weights_say_what_to_download_and_where(tmp_path):
     missing = tmp_path / "nowhere.npz"
     with pytest.raises(WeightsMissing) as info:

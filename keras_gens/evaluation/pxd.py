@@ -8,12 +8,13 @@ import numpy as np
 
 
 
-def real_hitmaps(data_cfg, n=None, threshold=7):
-    """(uint8 ADU [N, rows, W] at the model's size, sensor ids [N]) of the test split."""
+def real_hitmaps(data_cfg, n=None, threshold=7, split: str = "test"):
+    """(uint8 ADU [N, rows, W] at the model's size, sensor ids [N]) of the test split (or ``split="train"``)."""
     from keras_gens import data as data_lib
     from keras_gens.data.pxd import to_hitmaps
 
-    source = data_lib.load_heldout(data_cfg)
+    source = (data_lib.load_heldout(data_cfg) if split == "test"
+              else data_lib.load({**dict(data_cfg), "split": split, "limit": None}))
     images, sensors = [], []
     for batch in source.dataset(64, shuffle=False, repeat=False, drop_remainder=False):
         images.append(to_hitmaps(batch["image"].numpy(), source.value_range, threshold))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-BUDGETS = ("tiny", "quick", "full")
+BUDGETS = ("tiny", "quick", "standard")
 # Budgets that check the pipeline: their models have not learned enough for any claim to be judged.
 PIPELINE_BUDGETS = ("tiny", "quick")
 VERDICTS = {True: "holds", False: "does not hold", None: "undecided"}
@@ -358,9 +358,8 @@ def pm(values, digits: int = 1, scale: float = 1.0) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
 
 
-def machine() -> str:
-    """CPU model, cores and the vector extensions that change TensorFlow's speed."""
-    import os
+def _cpuinfo() -> tuple[str, set]:
+    """The CPU's model name and flags (Linux's /proc/cpuinfo; elsewhere what platform says, no flags)."""
     import platform
 
     name, flags = platform.processor() or platform.machine(), set()
@@ -372,6 +371,38 @@ def machine() -> str:
                 flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
+    return name, flags
+
+
+def cpu_flags() -> set:
+    return _cpuinfo()[1]
+
+
+def machine() -> str:
+    """CPU model, cores and the vector extensions that change TensorFlow's speed."""
+    import os
+
+    name, flags = _cpuinfo()
     wanted = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
               if f in flags]
     return f"{name}, {os.cpu_count()} cores ({' '.join(wanted) or 'flags unknown'})"
+
+
+# The digit judge of the quality bars (keras_gens.evaluation.digit_judge); the tiny budget trains a cheaper one,
+# as it checks the pipeline only.
+JUDGE_SETTINGS = {"tiny": {"epochs": 1, "limit": 500}}
+
+
+def judge_settings_of(budget: str) -> tuple:
+    """The judge's settings at ``budget``, hashable (``digit_judge``'s cache key, and picklable for workers)."""
+    return tuple(sorted(JUDGE_SETTINGS.get(budget, {}).items()))
+
+
+@functools.lru_cache(maxsize=1)
+def digit_judge(settings: tuple = ()):
+    """The judge of every run of a budget, trained once (then read from its cache on disk, in any process)."""
+    from keras_gens.evaluation.digit_judge import train_digit_judge
+
+    settings = dict(settings)
+    return train_digit_judge(seed=0, recipe={"epochs": settings["epochs"]} if "epochs" in settings else None,
+                             limit=settings.get("limit"), log=lambda m: None)

@@ -24,8 +24,9 @@ re-running resumes them) and rewrites its own section of this file and its figur
 seeds and machine of its run, and the wall-clock time the experiment took (summed over the
 invocations that trained or measured something; two runs train at once, `--jobs 2`; on a shared
 machine other work may have run alongside).
-`--budget quick` is meant to finish within an hour on 2 CPU cores (the summary gives the measured
-time); `--budget full` trains longer and scores more images.
+`--budget standard` trains every model until it meets its quality bar ("Does each model work?"
+opens each section) and is the only budget whose claims are decided; `--budget quick` is a
+pipeline check.
 """
 SUMMARY_BEGIN = "<!-- summary: begin -->"
 
