@@ -310,8 +310,11 @@ def test_mean_std_and_summary_formats():
     assert common.pm([]) == "n/a"
     store = {"reid": {"meta": {"budget": "quick", "seeds": 3, "seconds": 75.0},
                       "claims": [{"paper": "re-ID", "claim": "c", "holds": False, "evidence": "e"}]}}
-    text = report.summary(store)
-    assert "| re-ID | c | **does not hold** | quick, 3 seed(s) |" in text and "1 min 15 s" in text
+    text = report.summary(store)  # a store from before verdicts: at a pipeline budget it decides nothing
+    assert "| re-ID | c | **undecided (quick budget: pipeline check)** | quick, 3 seed(s) |" in text
+    assert "1 min 15 s" in text
+    store["reid"]["meta"]["budget"] = "standard"
+    assert "| re-ID | c | **does not hold** | standard, 3 seed(s) |" in report.summary(store)
 
 
 def test_the_command_is_recorded_as_typed(tmp_path):
@@ -349,6 +352,13 @@ def test_thesis_claims_read_the_orderings():
     assert [c.holds for c in thesis.claims_of(means, thesis.MODELS, 3)] == [False, True, False]
     means["vae"]["random_fid"] = float("nan")  # no FID weights
     assert [c.holds for c in thesis.claims_of(means, thesis.MODELS, 3)][:2] == [None, None]
+    # a model below its bar in several seeds is named once, with its first miss and a count
+    misses = {m: [] for m in thesis.MODELS}
+    misses["vae_resnet"] = [f"vae_resnet seed {s}: {p}% of reconstructions keep their digit (bar 90%)"
+                            for s, p in ((0, 88.5), (2, 88.4))]
+    claim = thesis.claims_of(means, thesis.MODELS, 3, misses)[2]
+    assert claim.verdict_text("standard") == ("undecided (below the quality bar: vae_resnet: 2 of 3 seed(s) (88.5% "
+                                              "of reconstructions keep their digit (bar 90%), …))")
 
 
 def test_ocgan_claims_compare_each_octave_model_with_its_base():

@@ -143,8 +143,23 @@ def run(ctx) -> Section:
             f"The thesis's own numbers (Tables 4.3–4.5, CelebA 128×128 — another data set and size, for the "
             f"ordering only):\n\n{markdown_table(paper_rows, cols[:-1])}\n\n"
             + "\n".join(f"![{title}](docs/results/{name})" for title, name in figures) + "\n\n"
-            + (STANDARD if ctx.budget == "standard" else INVESTIGATED))
+            + (STANDARD + _miss_note(means, misses) if ctx.budget == "standard" else INVESTIGATED))
     return Section(KEY, TITLE, body, claims)
+
+
+def _miss_note(means, misses) -> str:
+    """What the table says of each ResNet-encoder model below a bar, beside its plain-encoder twin."""
+    lines = []
+    for model, twin in (("vae_resnet", "vae"), ("wae_resnet", "wae")):
+        if misses.get(model) and model in means and twin in means:
+            lines.append(f"{model} misses a bar in {len(misses[model])} run(s); its reconstruction MSE is "
+                         f"{means[model]['reconstruction_mse']:.4f} against {means[twin]['reconstruction_mse']:.4f} "
+                         f"for {twin}, whose encoder is the plain convolutional one at the same width")
+    if not lines:
+        return ""
+    return ("\n**Below the bar.** " + "; ".join(lines) + ". At the `--smoke` width the ResNet encoder's stem has 8 "
+            "channels. Whether more epochs or the paper's width close the gap has not been measured yet, so the "
+            "claims that rest on it stay undecided.\n")
 
 
 def quality(scores, seeds) -> tuple[list, dict]:
@@ -196,8 +211,11 @@ def claims_of(means, chosen, seeds, misses=None) -> list:
     vae_sharp = max(means[m]["random_sharpness"] for m in ("vae", "vae_resnet"))
     sharp_text = ", ".join(f"{m} {means[m]['random_sharpness']:.2f}" for m in MODELS)
     missed = [line for m in MODELS for line in (misses or {}).get(m, [])]
+    # one entry per model that missed, its first miss spelled out (the table above lists every run)
+    summary = [f"{m}: {len(lines)} of {seeds} seed(s) ({lines[0].split(': ', 1)[1]}{', …' if len(lines) > 1 else ''})"
+               for m in MODELS if (lines := (misses or {}).get(m))]
     bar = {"met": bool(misses) and not missed,
-           "detail": "; ".join(missed) if missed else "every run of the four models met its bars" if misses
+           "detail": "; ".join(summary) if missed else "every run of the four models met its bars" if misses
            else "not measured"}
     claims = [
         Claim("thesis", "WAE-ResNet has the lowest FID of random samples (Table 4.4)",
