@@ -388,6 +388,14 @@ def machine() -> str:
     return f"{name}, {os.cpu_count()} cores ({' '.join(wanted) or 'flags unknown'})"
 
 
+@functools.lru_cache(maxsize=2)
+def feature_extractor(precision: str = "float32"):
+    """The standard FID Inception of every run a process scores (built and loaded once per precision)."""
+    from keras_gens.metrics.inception import FeatureExtractor
+
+    return FeatureExtractor(precision=precision)
+
+
 # The digit judge of the quality bars (keras_gens.evaluation.digit_judge); the tiny budget trains a cheaper one,
 # as it checks the pipeline only.
 JUDGE_SETTINGS = {"tiny": {"epochs": 1, "limit": 500}}

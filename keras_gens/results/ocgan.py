@@ -79,14 +79,15 @@ def measure_run(result, samples: int, reference: int, precision: str, fid: bool,
     ``check_float32``: with bfloat16 features, the same FID from float32 features too (what bfloat16 moves)."""
 
     from keras_gens import evaluation
-    from keras_gens.results.common import digit_judge
+    from keras_gens.results.common import digit_judge, feature_extractor
     from keras_gens.sampling import model_batches
 
     images = np.concatenate([b for b, _ in model_batches(result.model, samples, seed=FINAL_SEED, batch_size=50)])
-    values = {"class_shares": [float(s) for s in digit_judge(tuple(judge_settings)).class_shares(images, (0, 255))],
-              "judge_accuracy": digit_judge(tuple(judge_settings)).heldout_accuracy}
+    judge = digit_judge(tuple(judge_settings))
+    values = {"class_shares": [float(s) for s in judge.class_shares(images, (0, 255))],
+              "judge_accuracy": judge.heldout_accuracy}
     if fid:
-        extractor = _extractor(precision)
+        extractor = feature_extractor(precision)
         real = evaluation.reference_features(evaluation.training_data_images(result.config.data, reference, seed=0),
                                              extractor, log=lambda m: None)
         fake = evaluation.Images("final samples", len(images), images.shape[1:3],
@@ -95,7 +96,7 @@ def measure_run(result, samples: int, reference: int, precision: str, fid: bool,
                                      log=lambda m: None)
         values.update({k: float(scores[k]) for k in ("fid", "precision", "recall", "density", "coverage")})
         if check_float32 and precision != "float32":
-            full = _extractor("float32")
+            full = feature_extractor("float32")
             real = evaluation.reference_features(evaluation.training_data_images(result.config.data, reference,
                                                                                  seed=0), full, log=lambda m: None)
             values["fid_float32"] = float(evaluation.evaluate(["fid"], fake, real, full, log=lambda m: None)["fid"])
@@ -104,13 +105,6 @@ def measure_run(result, samples: int, reference: int, precision: str, fid: bool,
 
 COMPARED = ("dcgan", "dcgan_oct", "lsgan", "lsgan_oct", "wgan", "wgan_oct")
 FINAL_SEED = 12345  # the final samples' latents: not the ones scored during training
-
-
-@functools.lru_cache(maxsize=2)
-def _extractor(precision: str):
-    from keras_gens.metrics.inception import FeatureExtractor
-
-    return FeatureExtractor(precision=precision)
 
 
 def collapses(curve: dict, higher: tuple = ()) -> int:

@@ -68,19 +68,23 @@ OCCUPANCY_TOLERANCE = 0.10
 
 
 def score(result, per_sensor: int = PER_SENSOR) -> dict:
+    from keras_gens.evaluation.pxd import real_hitmaps
+
     data_cfg = result.config.data.to_dict()
-    return {**compared(result.model, data_cfg), **conditioning(result.model, data_cfg, per_sensor)}
+    test = real_hitmaps(data_cfg, None, _threshold(data_cfg))  # read once: both comparisons take the test split
+    return {**compared(result.model, data_cfg, test), **conditioning(result.model, data_cfg, per_sensor, test=test)}
 
 
-def conditioning(model, data_cfg: dict, per_sensor: int = PER_SENSOR, seed: int = 4321) -> dict:
+def conditioning(model, data_cfg: dict, per_sensor: int = PER_SENSOR, seed: int = 4321, test=None) -> dict:
     """Whether the generator learned its class (sensor) conditioning: the correlation of its per-sensor mean
     occupancy (``per_sensor`` hitmaps for every sensor) with the test split's, beside the ceiling two disjoint
-    real sets reach (the test split's against the training split's), and its mean occupancy."""
+    real sets reach (the test split's against the training split's), and its mean occupancy. ``test``: the
+    test split's ``real_hitmaps``, when at hand."""
     from keras_gens.data.pxd import sensor_occupancy
     from keras_gens.evaluation.pxd import real_hitmaps
 
     threshold = _threshold(data_cfg)
-    test, test_sensors = real_hitmaps(data_cfg, None, threshold)
+    test, test_sensors = test if test is not None else real_hitmaps(data_cfg, None, threshold)
     train, train_sensors = real_hitmaps(data_cfg, None, threshold, split="train")
     test_occupancy = sensor_occupancy(test, test_sensors, threshold)
     sensors = np.repeat(np.unique(np.concatenate([test_sensors, train_sensors])), per_sensor)

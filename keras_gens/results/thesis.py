@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 
-from keras_gens.results.common import Claim, RunSpec, Section, digit_judge, judge_settings_of, mean_std, pm
+from keras_gens.results.common import (Claim, RunSpec, Section, digit_judge, feature_extractor, judge_settings_of,
+                                       mean_std, pm)
 from keras_gens.results.figures import montage
 
 KEY, TITLE = "wae", "WAE-ResNet thesis: four auto-encoders"
@@ -66,7 +67,7 @@ def measure_run(result, seed: int, samples: int, fid: bool, judge_settings=()) -
 
     heldout = data_lib.load_heldout(result.config.data)
     n = min(samples, heldout.num_examples)
-    extractor = _fid_extractor() if fid else None
+    extractor = feature_extractor() if fid else None
     reference = (reference_features(source_images(heldout, n, seed=1), extractor, log=lambda m: None)
                  if extractor is not None else None)
     judge = digit_judge(tuple(judge_settings))
@@ -75,13 +76,6 @@ def measure_run(result, seed: int, samples: int, fid: bool, judge_settings=()) -
     return {**{k: None if values[k] == "" else float(values[k]) for k in COLUMNS},
             "random_class_shares": values["random_class_shares"],
             "reconstruction_agreement": values["reconstruction_agreement"], "judge_accuracy": judge.heldout_accuracy}
-
-
-@functools.lru_cache(maxsize=1)
-def _fid_extractor():
-    from keras_gens.experiments.thesis import fid_extractor
-
-    return fid_extractor("on")
 
 
 def run(ctx) -> Section:
