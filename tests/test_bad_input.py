@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from keras_gens import runner
 from keras_gens.cli import compare as compare_cli
 from keras_gens.cli import export as export_cli
 from keras_gens.cli import generate as generate_cli
@@ -330,9 +332,41 @@ def test_ctrl_c_in_the_first_epoch_says_there_is_no_checkpoint_yet(tmp_path):
                 break
         time.sleep(3)
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=120)
+        try:
+            out, _ = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:  # say whether it went on training or hung on the way out
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("still running 120 s after Ctrl-C; its output:\n" + proc.communicate()[0][-3000:])
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, out[-2000:]
     assert "interrupted before the first checkpoint was written" in out and "is intact" not in out
+
+
+def test_a_ctrl_c_that_python_swallows_still_stops_training(tmp_path):
+    # Python drops a KeyboardInterrupt raised inside a __del__ or a weakref callback ("Exception ignored in"),
+    # and TensorFlow runs such callbacks during every step: before the runner's guard, a Ctrl-C landing there
+    # was lost and training went on (the test above then waited out its 120 s). Here a callback swallows one.
+    class SwallowedCtrlC(tf.keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.after = None
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 2 and self.after is None:
+                try:
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(1)  # the handler runs here, in the main thread
+                except KeyboardInterrupt:
+                    self.after = batch
+            elif self.after is not None:
+                self.after = batch  # training went on
+
+    swallow = SwallowedCtrlC()
+    with pytest.raises(KeyboardInterrupt, match="before the first checkpoint"):
+        runner.train("vae", smoke=True, overrides=[*SMALL_VAE, "train.epochs=1", "train.steps_per_epoch=20",
+                                                   "train.verbose=0"],
+                     out=tmp_path / "r", callbacks=[swallow], log=lambda m: None)
+    assert swallow.after == 2, f"trained on to batch {swallow.after} after the Ctrl-C"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the guard is gone after training
