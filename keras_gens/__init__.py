@@ -1,6 +1,6 @@
 """keras_gens: five published generative-model systems in TensorFlow/Keras.
 
-Entry points:
+Entry points (``keras-gens COMMAND ...`` runs each the same way: keras-gens --help lists them):
     python -m keras_gens.train NAME      train a registered model (``--list`` shows the names)
     python -m keras_gens.export RUN_DIR  write the trained generator as a SavedModel
     python -m keras_gens.generate SRC    write sample PNGs from a run or a SavedModel
