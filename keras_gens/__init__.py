@@ -12,4 +12,8 @@ from keras_gens import _env
 
 _env.import_tensorflow_quietly()
 
+from keras_gens import compat  # noqa: E402  (after TensorFlow's import: it checks which Keras came)
+
+compat.check_keras()
+
 __version__ = "0.1.0"

@@ -49,7 +49,7 @@ def _missing(entry_point) -> str | None:
 
 
 def stack() -> str:
-    """The package's version and what it runs on, read from the installed distributions (no TensorFlow import)."""
+    """The package's version and what it runs on, read from the installed distributions."""
     def version(name):
         try:
             return metadata.version(name)
@@ -60,8 +60,9 @@ def stack() -> str:
     for name, label in (("tf-keras", "tf_keras"), ("tensorflow-federated", "TFF")):
         if version(name):
             parts.append(f"{label} {version(name)}")
-    kind = "federated stack" if version("tensorflow-federated") else "current stack"
-    return f"keras-gens {version('keras_gens') or 'unknown'} ({kind}: {', '.join(parts)})"
+    from keras_gens import compat
+
+    return f"keras-gens {version('keras_gens') or 'unknown'} ({compat.stack()} stack: {', '.join(parts)})"
 
 
 def usage() -> str:
