@@ -19,19 +19,28 @@ LEGACY_KERAS = TF_VERSION >= (2, 16)
 
 
 def stack() -> str:
-    """``"federated"`` where TensorFlow Federated is installed, else ``"current"``."""
+    """``"current"`` on TensorFlow 2.16+ (tf_keras), ``"federated"`` on the pinned TensorFlow 2.14 (with or
+    without TFF installed beside it)."""
+    return "current" if LEGACY_KERAS else "federated"
+
+
+def has_federated() -> bool:
+    """Whether TensorFlow Federated is installed (federated/ and its commands need it)."""
     try:
         metadata.version("tensorflow-federated")
-        return "federated"
+        return True
     except metadata.PackageNotFoundError:
-        return "current"
+        return False
 
 
 def check_keras():
     """Refuse Keras 3 as tf.keras: keras_gens is written against the Keras 2 API (subclassed models with
     their own train_step, tf.function steps, tf.train.Checkpoint) that tf_keras keeps."""
-    version = getattr(tf.keras, "__version__", "")
-    if version.startswith("3."):
+    try:
+        version = getattr(tf.keras, "__version__", "")
+    except ImportError:  # TensorFlow 2.16+ told to use tf_keras, which is not installed
+        version = "3 (tf_keras is not installed)"
+    if version.startswith("3"):
         raise ImportError(
             f"tf.keras is Keras {version} here: keras_gens needs the Keras 2 API. Import keras_gens before "
             "TensorFlow, or set TF_USE_LEGACY_KERAS=1 before TensorFlow is imported, and install tf_keras at "

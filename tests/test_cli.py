@@ -101,5 +101,7 @@ def test_the_installed_keras_gens_runs_every_subcommand_from_the_environments_bi
             out, _ = proc.communicate(timeout=180)
             assert proc.returncode == 0 and "usage:" in out, f"keras-gens {name} --help:\n{out[-1500:]}"
     version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=120)
-    stack = "federated stack" if importlib.util.find_spec("tensorflow_federated") else "current stack"
+    from keras_gens import compat
+
+    stack = f"{compat.stack()} stack"
     assert version.returncode == 0 and stack in version.stdout, version.stdout + version.stderr

@@ -6,6 +6,7 @@ environment's dependencies (TensorFlow and the rest) through one .pth line, whic
 does not run the .pth hooks in it, so this checkout's editable keras_gens stays out of sight.
 """
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -26,9 +27,17 @@ def run(*args, cwd, timeout=600):
 
 
 def test_the_wheel_installs_and_runs_outside_the_source_tree(tmp_path):
+    # the tracked files only, as a fresh clone has them (a build/ left in the checkout could ship stale modules)
+    source = tmp_path / "source"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        target = source / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (REPO / name).exists() or (REPO / name).is_symlink():  # tracked, and not deleted in this checkout
+            shutil.copy2(REPO / name, target, follow_symlinks=False)
     dist = tmp_path / "dist"
     # --no-isolation: the build uses this environment's setuptools instead of downloading one
-    run(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", dist, REPO, cwd=tmp_path)
+    run(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", dist, source, cwd=tmp_path)
     (wheel,) = dist.glob("keras_gens-*.whl")
     env = tmp_path / "env"
     run(sys.executable, "-m", "venv", env, cwd=tmp_path)
