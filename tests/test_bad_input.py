@@ -25,7 +25,7 @@ from keras_gens.cli import ocgan as ocgan_cli
 from keras_gens.cli import pxd_events as pxd_events_cli
 from keras_gens.cli import results as results_cli
 from keras_gens.cli import train as train_cli
-from tests.helpers import REPO, SMALL_VAE, python_env, write_image
+from tests.helpers import HAS_FEDERATED, REPO, SMALL_VAE, python_env, write_image
 
 TINY = [*SMALL_VAE, "train.epochs=1", "train.verbose=0", "samples.count=4"]
 
@@ -106,6 +106,7 @@ def test_an_export_replaces_only_an_earlier_export_and_a_versions_folder_asks_fo
 # ---------------------------------------------------------------- 2. train and federated keep to their own
 
 
+@pytest.mark.federated
 def test_train_and_federated_refuse_each_others_folders(run, tmp_path, capsys):
     from federated import simulate
     from keras_gens.outputs import mark
@@ -159,6 +160,7 @@ def test_train_refuses_values_outside_their_range(setting, expected, tmp_path, c
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.federated
 @pytest.mark.parametrize("setting, expected", [
     ("partition.alpha=0", "'partition.alpha' must be >= 0.0001"),
     ("partition.alpha=-1", "'partition.alpha' must be >= 0.0001"),
@@ -239,14 +241,16 @@ def test_a_damaged_metrics_table_stops_a_resumed_run_naming_the_line(run, capsys
 
 
 def test_out_paths_that_are_files_or_lie_under_files_are_refused_by_every_command(run, tmp_path, capsys):
-    from federated import simulate
-
     afile = tmp_path / "afile"
     afile.write_text("mine")
     before = snapshot(tmp_path)
-    for main, argv in ((train_cli.main, ["vae", "--smoke"]), (generate_cli.main, [run, "--n", "2"]),
-                       (simulate.main, ["federated.rounds=2"]), (compare_cli.main, ["vae", "--smoke"]),
-                       (ocgan_cli.main, ["--smoke"])):
+    commands = [(train_cli.main, ["vae", "--smoke"]), (generate_cli.main, [run, "--n", "2"]),
+                (compare_cli.main, ["vae", "--smoke"]), (ocgan_cli.main, ["--smoke"])]
+    if HAS_FEDERATED:
+        from federated import simulate
+
+        commands.append((simulate.main, ["federated.rounds=2"]))
+    for main, argv in commands:
         refused(main, [*argv, "--out", afile], capsys, f"{afile} is a file, not a folder")
         refused(main, [*argv, "--out", afile / "below"], capsys, f"lies under {afile}, which is a file")
     refused(results_cli.main, ["reid", "--budget", "tiny", "--out", afile], capsys, "is a file, not a folder")

@@ -153,6 +153,7 @@ def test_fakes_are_labelled_only_with_the_classes_the_data_holds(name):
     assert counts.min(where=counts > 0, initial=4000) > 4000 / 3 * 0.9  # uniform over the three
 
 
+@pytest.mark.federated
 def test_generator_gives_the_requested_count_of_each_class():
     from federated.augment import generate_per_class, shortfall
 
@@ -166,6 +167,7 @@ def test_generator_gives_the_requested_count_of_each_class():
     assert images.min() >= 0.0 and images.max() <= 1.0
 
 
+@pytest.mark.federated
 def test_augmenting_a_client_trains_on_its_data_and_balances_it(tmp_path):
     from federated.augment import augment_client
 
