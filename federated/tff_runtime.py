@@ -17,24 +17,9 @@ import sys
 import threading
 import warnings
 
+from keras_gens.utils.processes import stop_child_processes  # noqa: F401  (notebooks call it from here)
+
 _TFF = None
-
-
-def stop_child_processes(timeout: float = 5.0):
-    import psutil
-
-    children = psutil.Process().children(recursive=True)
-    for child in children:
-        try:
-            child.terminate()
-        except psutil.NoSuchProcess:
-            pass
-    _, alive = psutil.wait_procs(children, timeout=timeout)
-    for child in alive:
-        try:
-            child.kill()
-        except psutil.NoSuchProcess:
-            pass
 
 
 def tff():

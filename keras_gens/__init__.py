@@ -1,6 +1,6 @@
 """keras_gens: five published generative-model systems in TensorFlow/Keras.
 
-Entry points:
+Entry points (``keras-gens COMMAND ...`` runs each the same way: keras-gens --help lists them):
     python -m keras_gens.train NAME      train a registered model (``--list`` shows the names)
     python -m keras_gens.export RUN_DIR  write the trained generator as a SavedModel
     python -m keras_gens.generate SRC    write sample PNGs from a run or a SavedModel
@@ -11,5 +11,9 @@ Entry points:
 from keras_gens import _env
 
 _env.import_tensorflow_quietly()
+
+from keras_gens import compat  # noqa: E402  (after TensorFlow's import: it checks which Keras came)
+
+compat.check_keras()
 
 __version__ = "0.1.0"

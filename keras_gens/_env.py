@@ -6,6 +6,9 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # TF Addons prints an end-of-life banner on import; we already pin it deliberately.
 os.environ.setdefault("TFA_SILENCE_WARNINGS", "1")
+# The Keras 2 API on both stacks: from TensorFlow 2.16 on, tf.keras is Keras 3 unless this is set before
+# TensorFlow is first imported, and then tf.keras is tf_keras (keras_gens.compat checks it; TF 2.14 ignores it).
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 
 def offline() -> bool:

@@ -1,6 +1,6 @@
 """Configs: YAML files whose defaults are also their schema.
 
-A model's resolved config is ``configs/base.yaml`` (data, train, checkpoint ...)
+A model's resolved config is ``keras_gens/configs/base.yaml`` (data, train, checkpoint ...)
 with the model's own YAML laid over it.  Every key a user may set appears in
 those defaults, so the defaults double as the schema: a key that is not there
 is unknown, and a value must have the type of its default.
@@ -22,7 +22,6 @@ import difflib
 import math
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -183,19 +182,20 @@ OWN_READING = "ours"  # the sections as written: no overlay
 
 
 def find_config_dir() -> Path:
-    """Where the default YAMLs live: $KERAS_GENS_CONFIGS, the repo's configs/, or the installed copy."""
-    candidates = []
-    if os.environ.get("KERAS_GENS_CONFIGS"):
-        candidates.append(Path(os.environ["KERAS_GENS_CONFIGS"]))
-    candidates.append(Path(__file__).resolve().parent.parent / "configs")
-    candidates.append(Path(sys.prefix) / "share" / "keras_gens" / "configs")
+    """Where the default YAMLs live: $KERAS_GENS_CONFIGS, else the package's own ``keras_gens/configs`` (package
+    data, read through importlib.resources, so it is found however the package was installed; the source
+    tree's ``configs`` is a link to it)."""
+    from importlib import resources
+
+    candidates = [Path(os.environ["KERAS_GENS_CONFIGS"])] if os.environ.get("KERAS_GENS_CONFIGS") else []
+    candidates.append(Path(str(resources.files("keras_gens") / "configs")))
     for c in candidates:
         if (c / "base.yaml").is_file():
             return c
     raise ConfigError(
         "cannot find the default configs (base.yaml); looked in: "
         + ", ".join(str(c) for c in candidates)
-        + ". Set KERAS_GENS_CONFIGS to the project's configs/ folder."
+        + ". Reinstall keras_gens, or set KERAS_GENS_CONFIGS to a folder of its configs."
     )
 
 

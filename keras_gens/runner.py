@@ -22,7 +22,9 @@ import json
 import math
 import re
 import shutil
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,10 +210,10 @@ def train(name: str, *, config_file=None, data=None, out=None, overrides=(), smo
                                           start_step=initial_epoch * steps_per_epoch + resume_step)
         dataset = group_for_replicas(dataset, model.batches_per_step, strategy.num_replicas_in_sync)
         started = time.perf_counter()
-        with _naming_unreadable_files(source), _interrupted(run_dir):
+        with _naming_unreadable_files(source), _interrupted(run_dir) as ctrl_c:
             saving = Checkpoints(checkpoint, manager, write_dir, epoch_variable=epoch_variable,
                                  step_variable=step_variable, resume=resume, **_within_epoch_rules(cfg, log))
-            callbacks = _callbacks(cfg, model, source, heldout, run_dir, saving, initial_epoch, chief)
+            callbacks = [ctrl_c] + _callbacks(cfg, model, source, heldout, run_dir, saving, initial_epoch, chief)
             callbacks += extra_callbacks
             try:
                 history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
@@ -354,11 +356,52 @@ def _restore(checkpoint, model, epoch_variable, run_dir, log):
     return restored
 
 
+class _CtrlC(tf.keras.callbacks.Callback):
+    """Ctrl-C that training cannot lose.  Python raises KeyboardInterrupt wherever the main thread happens
+    to be; when that is a ``__del__`` or a weakref callback (TensorFlow runs several per training step),
+    Python only prints "Exception ignored in ..." and training goes on, for hours.  So the handler also
+    records the key press, and this callback raises it again after the step or epoch under way."""
+
+    def __init__(self):
+        super().__init__()
+        self._supports_tf_logs = True  # it reads no logs: Keras need not copy them to numpy every step
+        self.pressed = False
+        self._previous = None
+
+    def install(self) -> bool:
+        """Handle SIGINT from here on (main thread only; a handler someone else set is chained, an ignored
+        SIGINT stays ignored)."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        previous = signal.getsignal(signal.SIGINT)
+        if previous in (signal.SIG_IGN, None):
+            return False
+        self._previous = previous
+        signal.signal(signal.SIGINT, self._handle)
+        return True
+
+    def uninstall(self):
+        signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum, frame):
+        self.pressed = True
+        (self._previous if callable(self._previous) else signal.default_int_handler)(signum, frame)
+
+    def _raise_if_pressed(self, *args, **kwargs):
+        if self.pressed:
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_predict_batch_end = on_epoch_end = _raise_if_pressed
+
+
 @contextlib.contextmanager
 def _interrupted(run_dir):
-    """Ctrl-C: say which checkpoint a re-run resumes from, or that there is none yet."""
+    """Ctrl-C: say which checkpoint a re-run resumes from, or that there is none yet.  Yields the callback
+    that makes sure a Ctrl-C stops training (see _CtrlC)."""
+    ctrl_c = _CtrlC()
+    installed = ctrl_c.install()
     try:
-        yield
+        yield ctrl_c
     except KeyboardInterrupt:
         points = resume_points(run_dir)
         if points:
@@ -366,6 +409,9 @@ def _interrupted(run_dir):
                               "to resume from it.") from None
         raise Interrupted("interrupted before the first checkpoint was written: a re-run of the same command "
                           "starts this run from the beginning.") from None
+    finally:
+        if installed:
+            ctrl_c.uninstall()
 
 
 def group_for_replicas(dataset, batches: int, replicas: int):

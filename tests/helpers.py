@@ -9,7 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from federated.tff_runtime import stop_child_processes  # noqa: F401  (conftest ends the suite with it)
+from keras_gens import compat
+from keras_gens.utils.processes import stop_child_processes  # noqa: F401  (conftest ends the suite with it)
+
+# Whether TFF is here (the federated stack): on the current stack federated/ cannot be imported, and the tests
+# marked `federated` are skipped (tests/conftest.py).
+HAS_FEDERATED = compat.has_federated()
 
 REPO = Path(__file__).resolve().parent.parent
 # The VAE at test size: the thesis's layer structure with narrow widths.

@@ -1,4 +1,6 @@
 """BAGAN-GP and CGAN (B²-FedGAN's per-client GANs), their losses, and the per-client augmentation."""
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -133,6 +135,25 @@ def test_conditional_models_refuse_unlabelled_data():
         _build("bagan_gp", SMALL, classes=0)
 
 
+@pytest.mark.parametrize("name", ["cgan", "bagan_gp"])
+def test_fakes_are_labelled_only_with_the_classes_the_data_holds(name):
+    model, cfg = _build(name, SMALL if name == "bagan_gp" else [], classes=10)
+    everything = model.random_labels(4000, stream=2).numpy()
+    # every class held: the draws are uniform over all ten, as they were before hold_classes existed
+    draw = model.uniform_noise(4000, (), stream=2, maxval=10.0)
+    np.testing.assert_array_equal(everything, np.minimum(tf.cast(draw, tf.int32).numpy(), 9))
+    assert set(np.unique(everything)) == set(range(10))
+
+    held = _labelled_source(classes=3)  # labels 0, 1, 2 of ten: a non-IID client's share
+    held = dataclasses.replace(held, labels=held.labels * 3, num_classes=10)  # classes 0, 3, 6
+    model.prepare(held, batch_size=8, seed=0, verbose=0, log=lambda m: None)
+    drawn = model.random_labels(4000, stream=2).numpy()
+    counts = np.bincount(drawn, minlength=10)
+    assert set(np.flatnonzero(counts)) == {0, 3, 6}
+    assert counts.min(where=counts > 0, initial=4000) > 4000 / 3 * 0.9  # uniform over the three
+
+
+@pytest.mark.federated
 def test_generator_gives_the_requested_count_of_each_class():
     from federated.augment import generate_per_class, shortfall
 
@@ -146,6 +167,7 @@ def test_generator_gives_the_requested_count_of_each_class():
     assert images.min() >= 0.0 and images.max() <= 1.0
 
 
+@pytest.mark.federated
 def test_augmenting_a_client_trains_on_its_data_and_balances_it(tmp_path):
     from federated.augment import augment_client
 

@@ -1,4 +1,11 @@
 """The train command as a user types it: listing, config printing, and errors as one message."""
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
 from tests.helpers import run_module
 
 
@@ -58,3 +65,43 @@ def test_print_config_shows_the_resolved_values():
     done = run_module("keras_gens.train", "vae", "--smoke", "--print-config", "train.epochs=9", timeout=120)
     assert done.returncode == 0, done.stdout
     assert "epochs: 9" in done.stdout and "source: digits" in done.stdout
+
+
+def test_keras_gens_dispatches_to_each_command_and_names_a_mistyped_one(capsys):
+    from keras_gens.cli import main as keras_gens
+
+    assert keras_gens.main(["tran"]) == 2
+    assert "unknown command 'tran'; did you mean 'train'?" in capsys.readouterr().err
+    assert keras_gens.main([]) == 2 and "usage: keras-gens COMMAND" in capsys.readouterr().err
+    assert keras_gens.main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("keras-gens 0.1.0 (")
+    with pytest.raises(SystemExit) as exit_:
+        keras_gens.main(["train", "--help"])
+    assert exit_.value.code == 0 and "Train a registered model." in capsys.readouterr().out
+    assert keras_gens.main(["train", "--list"]) == 0 and "wae_resnet" in capsys.readouterr().out
+
+
+def test_the_installed_keras_gens_runs_every_subcommand_from_the_environments_bin():
+    exe = Path(sys.executable).parent / "keras-gens"
+    assert exe.is_file(), f"{exe} is missing: the README's install (pip install -e .) puts it there"
+    listing = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120)
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.split("commands:")[1].split("options:")[0].strip().splitlines()
+    names = [line.split()[0] for line in lines]
+    from keras_gens.cli.main import COMMANDS
+
+    expected = [*COMMANDS, *(["grid", "simulate"] if importlib.util.find_spec("tensorflow_federated") else [])]
+    assert set(expected) <= set(names) and len(names) == len(set(names)), names
+    runnable = [line.split()[0] for line in lines if "(needs " not in line]
+    # two at a time: each is a Python process that imports TensorFlow
+    for pair in (runnable[i:i + 2] for i in range(0, len(runnable), 2)):
+        procs = [(name, subprocess.Popen([str(exe), name, "--help"], stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True)) for name in pair]
+        for name, proc in procs:
+            out, _ = proc.communicate(timeout=180)
+            assert proc.returncode == 0 and "usage:" in out, f"keras-gens {name} --help:\n{out[-1500:]}"
+    version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=120)
+    from keras_gens import compat
+
+    stack = f"{compat.stack()} stack"
+    assert version.returncode == 0 and stack in version.stdout, version.stdout + version.stderr

@@ -211,7 +211,10 @@ def _params():
     for case in MATRIX:
         kind = case.id.split("@")[0]
         first_of_kind = kind in REPRESENTATIVE and case is next(c for c in MATRIX if c.id.split("@")[0] == kind)
-        yield pytest.param(case, id=case.id, marks=() if first_of_kind else pytest.mark.slow)
+        marks = [] if first_of_kind else [pytest.mark.slow]
+        if case.command.startswith("federated."):
+            marks.append(pytest.mark.federated)
+        yield pytest.param(case, id=case.id, marks=marks)
 
 
 # -- inputs and uninterrupted results, made once per session -------------------------------------------------

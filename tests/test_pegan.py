@@ -140,6 +140,19 @@ def test_consistency_loss_is_zero_for_a_discriminator_blind_to_the_augmentation(
     assert consistency_loss(left(ramp), left(moved)).numpy().max() > 1e-3
 
 
+def test_consistency_loss_on_normalised_embeddings_ignores_their_length():
+    rng = np.random.default_rng(0)
+    scores, aug_scores = rng.normal(size=(5, 1)), rng.normal(size=(5, 1))
+    h, h_aug = rng.normal(size=(5, 8)), rng.normal(size=(5, 8))
+    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
+    expected = ((scores - aug_scores) ** 2).sum(1) + ((unit(h) - unit(h_aug)) ** 2).mean(1)
+    got = consistency_loss(scores, aug_scores, h, h_aug, normalize_embeddings=True).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    # a longer embedding in the same direction costs nothing once normalised, and its length otherwise
+    assert consistency_loss(scores, scores, h, 3 * h, normalize_embeddings=True).numpy().max() < 1e-10
+    np.testing.assert_allclose(consistency_loss(scores, scores, h, 3 * h).numpy(), (4 * h ** 2).mean(1), rtol=1e-5)
+
+
 def test_flip_and_shift_moves_by_the_drawn_amounts():
     image = tf.reshape(tf.range(16 * 48, dtype=tf.float32), [1, 16, 48, 1])
     unmoved = flip_and_shift(image, tf.constant([[0.9, 0.5, 0.5]]))  # no flip, centred crop of the padding

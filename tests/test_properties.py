@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from keras_gens import registry
 from keras_gens.utils import faults
-from tests.helpers import SMALL_VAE
+from tests.helpers import HAS_FEDERATED, SMALL_VAE
 
 SECONDS_PER_EXAMPLE = 240
 EXAMPLES = {"default": 10, "slow": 400}
@@ -212,13 +212,12 @@ def make_path(kind: str, root: Path, run: Path) -> str:
 
 def _commands():
     """(command, path argument, argv with PATH where the drawn path goes): every path a command takes."""
-    from federated import grid, simulate
     from keras_gens.cli import (compare, evaluate, export, generate, ocgan, pxd_events, results, train)
 
     tiny = [*SMALL_VAE, "train.epochs=1", "train.verbose=0"]
     fed = ["federated.rounds=1", "partition.num_clients=4", "federated.clients_per_round=2", "run.verbose=0",
            "federated.hidden_units=[4]"]
-    return {
+    commands = {
         "train --out": (train.main, ["vae", "--smoke", *tiny, "--out", "PATH"]),
         "train --config": (train.main, ["vae", "--smoke", *tiny, "--config", "PATH", "--out", "OUT"]),
         "train --data folder:": (train.main, ["vae", "--smoke", *tiny, "--data", "folder:PATH", "--out", "OUT"]),
@@ -240,10 +239,16 @@ def _commands():
                                             "--report", "PATH"]),
         "pxd_events SRC": (pxd_events.main, ["PATH", "--events", "1", "--out", "OUT/events.npz"]),
         "pxd_events --out": (pxd_events.main, ["RUN", "--events", "1", "--out", "PATH"]),
-        "federated.simulate --out": (simulate.main, [*fed, "--out", "PATH"]),
-        "federated.simulate --config": (simulate.main, [*fed, "--config", "PATH", "--out", "OUT"]),
-        "federated.grid --out": (grid.main, [*fed, "--grids", "algorithms", "--out", "PATH"]),
     }
+    if HAS_FEDERATED:
+        from federated import grid, simulate
+
+        commands.update({
+            "federated.simulate --out": (simulate.main, [*fed, "--out", "PATH"]),
+            "federated.simulate --config": (simulate.main, [*fed, "--config", "PATH", "--out", "OUT"]),
+            "federated.grid --out": (grid.main, [*fed, "--grids", "algorithms", "--out", "PATH"]),
+        })
+    return commands
 
 
 COMMANDS = sorted(_commands())

@@ -39,7 +39,8 @@ def tiny_run_all(tmp_path_factory):
     return _tiny(tmp_path_factory.mktemp("results_all"))
 
 
-@pytest.mark.parametrize("which", ["tiny_run", pytest.param("tiny_run_all", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("which", ["tiny_run", pytest.param("tiny_run_all",
+                                                             marks=[pytest.mark.slow, pytest.mark.federated])])
 def test_every_section_claim_and_figure_is_written(which, request):
     root, _, lines = request.getfixturevalue(which)
     sections = QUICK_SECTIONS if which == "tiny_run" else SECTIONS
@@ -86,6 +87,7 @@ def test_every_section_claim_and_figure_is_written(which, request):
 
 
 @pytest.mark.slow  # (make test-slow) needs the wae and ocgan experiments
+@pytest.mark.federated  # all five sections, fedgan among them
 def test_without_fid_weights_the_fid_claims_are_undecided(tiny_run_all):
     root, _, _ = tiny_run_all
     store = json.loads((root / "docs" / "results" / "claims.json").read_text())

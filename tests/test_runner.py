@@ -217,6 +217,7 @@ def test_a_run_directory_in_use_is_refused_and_a_stale_lock_is_taken_over(tmp_pa
     assert not (out / run_dirs.LOCK_FILE).exists()
 
 
+@pytest.mark.federated
 def test_a_federated_experiment_in_use_is_refused(tmp_path, other_process):
     from federated.simulate import simulate
 

@@ -5,7 +5,9 @@ random horizontal flip (p = ½) and a random shift of up to 1/8 of each side (re
 
     L_cr = (D(x) − D(T(x)))² + mean_d (h(x) − h(T(x)))²     (per example; h: D's embedding)
 
-added to the discriminator's loss with weight λ_cr (10).  Hitmaps are flipped and shifted
+added to the discriminator's loss with weight λ_cr (10).  With a contrastive (2C) discriminator h is
+the L2-normalised embedding, the one the 2C loss compares (StudioGAN's ``embed`` under
+``normalize_d_embed``): on the raw embedding the term would mostly pin its length, which 2C ignores.  Hitmaps are flipped and shifted
 in the generator's outputs too (the paper), so these transformations keep a hitmap plausible.
 """
 from __future__ import annotations
@@ -34,12 +36,17 @@ def flip_and_shift(images: tf.Tensor, draws: tf.Tensor, max_shift: float = 0.125
     return tf.gather(shifted, cols, axis=2, batch_dims=1)
 
 
-def consistency_loss(scores, augmented_scores, embeddings=None, augmented_embeddings=None) -> tf.Tensor:
-    """Per-example squared differences of D's scores (and embeddings, summed over their dimensions)."""
+def consistency_loss(scores, augmented_scores, embeddings=None, augmented_embeddings=None, *,
+                     normalize_embeddings: bool = False) -> tf.Tensor:
+    """Per-example squared differences of D's scores (summed over their dimensions) and embeddings (averaged
+    over theirs; each L2-normalised first with ``normalize_embeddings``)."""
     def flat(x):
         return tf.reshape(tf.cast(x, tf.float32), [tf.shape(x)[0], -1])
 
     loss = tf.reduce_sum(tf.square(flat(scores) - flat(augmented_scores)), axis=1)
     if embeddings is not None:
-        loss += tf.reduce_mean(tf.square(flat(embeddings) - flat(augmented_embeddings)), axis=1)
+        h, h_augmented = flat(embeddings), flat(augmented_embeddings)
+        if normalize_embeddings:
+            h, h_augmented = tf.math.l2_normalize(h, axis=1), tf.math.l2_normalize(h_augmented, axis=1)
+        loss += tf.reduce_mean(tf.square(h - h_augmented), axis=1)
     return loss

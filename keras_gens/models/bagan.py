@@ -185,6 +185,7 @@ class BAGANGP(AdversarialModel):
     # -- step 1: auto-encoder pre-training, before the first GAN step
     def prepare(self, source, *, batch_size: int, seed: int, verbose: int = 1, log=print) -> bool:
         """Pre-train the auto-encoder and start G and D from it; False when a checkpoint already did."""
+        super().prepare(source, batch_size=batch_size, seed=seed, verbose=verbose, log=log)
         if bool(self.pretrained.numpy()) or self.ae_epochs <= 0:
             return False
         log(f"BAGAN-GP: pre-training the auto-encoder for {self.ae_epochs} epochs")
@@ -210,10 +211,6 @@ class BAGANGP(AdversarialModel):
         self.pretrained.assign(True)
 
     # -- step 2: conditional WGAN-GP
-    def random_labels(self, n, stream):
-        draw = self.uniform_noise(n, (), stream=stream, minval=0.0, maxval=float(self.num_classes))
-        return tf.minimum(tf.cast(draw, tf.int32), self.num_classes - 1)
-
     def train_step(self, batch):
         real, labels = batch["image"], tf.cast(batch["label"], tf.int32)
         n = tf.shape(real)[0]

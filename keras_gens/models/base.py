@@ -114,9 +114,27 @@ class GenerativeModel(tf.keras.Model):
         """Work before the first training step (BAGAN-GP's auto-encoder); True when it changed the model.
 
         The runner calls it after restoring a checkpoint and saves one when it returns True, so a
-        model must keep in its variables whether the work is done.
+        model must keep in its variables whether the work is done.  Here: a conditional model learns
+        which classes its training data holds (``random_labels``).  A model that overrides this calls it.
         """
+        if self.num_classes:
+            self.hold_classes(getattr(source, "labels", None))
         return False
+
+    def hold_classes(self, labels):
+        """Draw fakes' labels only among the classes present in ``labels``.  A client of a non-IID partition
+        holds a few classes: a class without real images gives the discriminator nothing to tell its fakes
+        from, and the client never asks for its images.  With every class present nothing changes."""
+        present = np.unique(np.asarray(labels)) if labels is not None and len(labels) else np.arange(self.num_classes)
+        self._held_classes = tuple(int(c) for c in present if 0 <= c < self.num_classes)
+
+    def random_labels(self, n, stream):
+        """Labels for ``n`` fakes of a conditional model, uniform over the classes the training data holds
+        (all of them unless ``hold_classes`` said otherwise; the same draws as uniform over all then)."""
+        held = getattr(self, "_held_classes", None) or tuple(range(self.num_classes))
+        draw = self.uniform_noise(n, (), stream=stream, minval=0.0, maxval=float(len(held)))
+        index = tf.minimum(tf.cast(draw, tf.int32), len(held) - 1)
+        return index if held == tuple(range(self.num_classes)) else tf.gather(tf.constant(held, tf.int32), index)
 
     def planned_epochs(self, configured) -> int:
         """The epoch at which training ends: ``train.epochs`` (models in stages count their own)."""

@@ -70,16 +70,12 @@ class CGAN(AdversarialModel):
             raise ConfigError("cgan is conditional: it needs labelled data with at least two classes")
         self.half_batch = bool(half_batch)
 
-    def _labels(self, n, stream):
-        draw = self.uniform_noise(n, (), stream=stream, maxval=float(self.num_classes))
-        return tf.minimum(tf.cast(draw, tf.int32), self.num_classes - 1)
-
     def train_step(self, batch):
         if self.half_batch:
             return self.half_batch_step(batch)
         real, labels = batch["image"], tf.cast(batch["label"], tf.int32)
         n = tf.shape(real)[0]
-        z, fake_labels = self.normal_noise(n, (self.latent_dim,), stream=0), self._labels(n, stream=1)
+        z, fake_labels = self.normal_noise(n, (self.latent_dim,), stream=0), self.random_labels(n, stream=1)
         fake = self.generator([z, fake_labels], training=True)
         with tf.GradientTape() as tape:
             d_loss = discriminator_loss("gan", self.discriminator([real, labels], training=True),
@@ -87,7 +83,7 @@ class CGAN(AdversarialModel):
             scaled = tf.nn.compute_average_loss(d_loss)
         self.descend_discriminator(tape, scaled)
         self.track(d_loss=d_loss)
-        z, fake_labels = self.normal_noise(n, (self.latent_dim,), stream=2), self._labels(n, stream=3)
+        z, fake_labels = self.normal_noise(n, (self.latent_dim,), stream=2), self.random_labels(n, stream=3)
         return self.update_generator("gan", z, fake_labels)
 
     def half_batch_step(self, batch):
@@ -106,7 +102,7 @@ class CGAN(AdversarialModel):
             self.descend_discriminator(tape, scaled)
             parts.append(part)
         self.track(d_loss=parts[0] + parts[1])  # on the scale of the full-batch step's loss
-        z, fake_labels = self.normal_noise(n, (self.latent_dim,), stream=2), self._labels(n, stream=3)
+        z, fake_labels = self.normal_noise(n, (self.latent_dim,), stream=2), self.random_labels(n, stream=3)
         return self.update_generator("gan", z, fake_labels)
 
 

@@ -22,7 +22,8 @@ default follows Table 1, the only place the generator's input is specified;
 ``model.generator_prior: true`` follows the text: a linear projection of the sensor's standardized
 mean occupancy s_y (a constant of the exported generator) joins the conditioning vector.
 
-Losses: D: hinge + λ_2C·2C(h(x), a_y) + λ_cr·consistency(x, flip+shift(x));
+Losses: D: hinge + λ_2C·2C(h(x), a_y) + λ_cr·consistency(x, flip+shift(x)) (on D's score and its
+L2-normalised embedding h);
 G: −D(G(z, y)) + λ_2C·2C(h(G(z, y)), a_y).  ``model.d_steps`` discriminator updates (each on its
 own real batch) per generator update; fakes take the real batch's sensor ids, so the sensor mix
 follows the data's.
@@ -180,7 +181,9 @@ class PEGAN(HitmapModel):
             adversarial = discriminator_loss("hinge", real_score, fake_score)
             contrastive = conditional_contrastive_loss(real_embedding, self.anchors_for(labels), labels,
                                                        self.temperature)
-            consistency = consistency_loss(real_score, aug_score, real_embedding, aug_embedding)
+            # on the L2-normalised embedding, which is what 2C compares (StudioGAN's normalize_d_embed)
+            consistency = consistency_loss(real_score, aug_score, real_embedding, aug_embedding,
+                                           normalize_embeddings=True)
             d_loss = adversarial + self.contrastive_weight * contrastive + self.consistency_weight * consistency
             scaled = tf.nn.compute_average_loss(d_loss)
         self.descend_discriminator(tape, scaled)
