@@ -252,6 +252,7 @@ def claims_of(means, chosen, seeds, misses=None) -> list:
             below = ", ".join(m for m in MODELS if m not in working)
             claim.quality_bar = {"met": True, "detail": f"decided by {pair[0]} and {pair[1]}, which met their bars in "
                                                         f"every seed; no result of {below} (below a bar) can change it"}
+            claim.evidence += f"; {claim.quality_bar['detail']}"
     return claims
 
 
