@@ -36,7 +36,10 @@ demo: $(STAMP)
 
 # The current stack: Python 3.12 (or 3.13: CURRENT_PYTHON=python3.13), TensorFlow 2.21 with tf_keras, in
 # .venv-current; everything but federated/ (its tests are skipped there). Not yet part of `make test`.
-CURRENT_PYTHON ?= python3.12
+# the first Python 3.12 or 3.13 that runs (pyenv keeps versions it has not made global under ~/.pyenv/versions)
+CURRENT_PYTHON ?= $(firstword $(foreach p,python3.12 python3.13,$(shell $(p) -c '' >/dev/null 2>&1 && echo $(p))) \
+                  $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12 $(HOME)/.pyenv/versions/3.13*/bin/python3.13) \
+                  python3.12)
 CURRENT_VENV   ?= .venv-current
 CURRENT_STAMP  := $(CURRENT_VENV)/.installed
 
