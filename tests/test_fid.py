@@ -59,7 +59,8 @@ def pytorch_fid_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
     from scipy import linalg
 
     diff = mu1 - mu2
-    covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
+    # (pytorch-fid passes disp=False, which SciPy 1.16+ no longer takes; the default returns the same matrix)
+    covmean = linalg.sqrtm(sigma1.dot(sigma2))
     if not np.isfinite(covmean).all():
         offset = np.eye(sigma1.shape[0]) * eps
         covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))

@@ -30,15 +30,19 @@ def data_cfg(source, split="train", **extra):
 # ------------------------------------------------------------------ losses
 
 
-def test_batch_hard_triplet_loss_matches_a_hand_computation_and_tf_addons():
+def test_batch_hard_triplet_loss_matches_a_hand_computation():
     labels = tf.constant([0, 0, 1, 1])
     embeddings = tf.constant([[0.0], [1.0], [3.0], [5.0]])
     # anchor: hardest positive, nearest negative -> max(0, d_ap − d_an + 2.5)
     # 0: 1, 3 -> 0.5;  1: 1, 2 -> 1.5;  2: 2, 2 -> 2.5;  3: 2, 4 -> 0.5;  mean 1.25
     assert float(losses.batch_hard_triplet_loss(labels, embeddings, margin=2.5)) == pytest.approx(1.25, abs=1e-5)
+
+
+def test_batch_hard_triplet_loss_matches_tf_addons():
+    # TF Addons has no release for TensorFlow 2.16+: this comparison runs on the federated stack only.
     with warnings.catch_warnings():  # TF Addons announces its end of life on import
         warnings.simplefilter("ignore")
-        import tensorflow_addons as tfa
+        tfa = pytest.importorskip("tensorflow_addons")
 
     rng = np.random.default_rng(0)
     e = rng.standard_normal((12, 6)).astype(np.float32)
