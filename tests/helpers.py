@@ -51,9 +51,10 @@ def python_env(**extra) -> dict:
     return env
 
 
-def run_module(*args, timeout=300, cwd=None, **env) -> subprocess.CompletedProcess:
-    """``python -m ARGS`` in a fresh process; its own process group is killed on timeout."""
-    proc = subprocess.Popen([sys.executable, "-m", *args], cwd=cwd or REPO, env=python_env(**env),
+def run_module(*args, timeout=300, cwd=None, python=None, **env) -> subprocess.CompletedProcess:
+    """``python -m ARGS`` in a fresh process (``python``: another environment's interpreter); its own process
+    group is killed on timeout."""
+    proc = subprocess.Popen([str(python or sys.executable), "-m", *args], cwd=cwd or REPO, env=python_env(**env),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=timeout)
