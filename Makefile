@@ -68,7 +68,7 @@ test-slow: $(STAMP)
 BENCH_VENV ?= .venv-bench
 $(BENCH_VENV)/.installed:
 	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install -q torch==2.13.0
+	$(BENCH_VENV)/bin/pip install -q torch==2.13.0 "numpy<2"
 	touch $@
 
 bench-venv: $(BENCH_VENV)/.installed
