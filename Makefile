@@ -1,6 +1,7 @@
 # keras_gens: every target installs what it needs into .venv first (GPU=1: with TensorFlow's CUDA wheels).
 #   make demo   train the VAE on the embedded digits (no download), export and sample it
 #   make test   the test suite (what CI runs)
+#   make install-current / test-current   the current stack (Python 3.12/3.13, TF 2.21 + tf_keras) in .venv-current
 #   make bench  throughput, keras_gens vs PyTorch, PE-GAN events (not tests); make bench-federated: federated rounds;
 #               make bench-reid: re-ID stages, extraction and ranking; make bench-pxd: PE-GAN events
 #   make simulate   the federated experiment on the embedded digits (SIM_ARGS="key=value ...")
@@ -9,6 +10,7 @@
 #   make fid-weights / verify-fid / bench-fid   the standard FID weights; agreement and speed against pytorch-fid
 #   make bench-jobs   results runs side by side (--jobs 2) against one after another
 #   make bench-checkpoint   what checkpoints within an epoch cost a smoke run
+#   make bench-quality   keras_gens against its PyTorch mirrors in quality: FID and time to the quality bar
 
 PYTHON ?= python3.11
 VENV   ?= .venv
