@@ -61,6 +61,10 @@ def finished(out: Path, settings: dict) -> bool:
         saved = json.loads(timing.read_text())
         if saved.get("settings") == settings and saved.get("done"):
             return True
+    elif out.exists() and any(out.iterdir()):
+        # not a run of ours (every run writes timing.json after its first epoch): never delete it
+        print(f"error: {out} holds files this benchmark did not write; choose another --out", file=sys.stderr)
+        sys.exit(2)
     shutil.rmtree(out, ignore_errors=True)
     return False
 
@@ -99,6 +103,7 @@ def train_keras(family, seed, epochs, steps, every, samples, data_path, out: Pat
     if finished(out, settings):
         return
     out.mkdir(parents=True)
+    (out / "timing.json").write_text(json.dumps({"settings": settings, "done": False}))  # this folder is ours
     with np.load(data_path) as archive:
         heldout = archive["heldout"] if "heldout" in archive.files else None
 

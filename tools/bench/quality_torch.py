@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from torch_families import octave_dcgan
+from torch_families import descend, octave_dcgan
 from torch_models import count, dcgan_discriminator, dcgan_generator, wae_networks
 
 FAMILIES = ("dcgan", "dcgan_oct", "wae")
@@ -63,15 +63,11 @@ class GAN:
             fake = self.g(torch.randn(n, self.latent))
         real_out, fake_out = self.d(real), self.d(fake)
         d_loss = self.bce(real_out, torch.ones_like(real_out)) + self.bce(fake_out, torch.zeros_like(fake_out))
-        self.d_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.d_opt.step()
+        descend(self.d_opt, d_loss)
         self.d.requires_grad_(False)  # through D into G: only G's gradients, as keras_gens's tape asks for
         out = self.d(self.g(torch.randn(n, self.latent)))
         g_loss = self.bce(out, torch.ones_like(out))
-        self.g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.g_opt.step()
+        descend(self.g_opt, g_loss)
         self.d.requires_grad_(True)
 
     @torch.no_grad()
@@ -101,16 +97,12 @@ class WAE:
         prior = torch.randn(n, self.latent) * self.prior_stddev
         p_out, q_out = self.disc(prior), self.disc(encoded.detach())
         d_loss = self.bce(p_out, torch.ones_like(p_out)) + self.bce(q_out, torch.zeros_like(q_out))
-        self.d_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.d_opt.step()
+        descend(self.d_opt, d_loss)
         reconstruction = ((images - self.dec(encoded)) ** 2).flatten(1).sum(1).mean()
         self.disc.requires_grad_(False)  # the penalty's gradient reaches the encoder only
         out = self.disc(encoded)
         loss = reconstruction + self.bce(out, torch.ones_like(out))
-        self.ae_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.ae_opt.step()
+        descend(self.ae_opt, loss)
         self.disc.requires_grad_(True)
 
     @torch.no_grad()
